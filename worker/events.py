@@ -1,0 +1,229 @@
+"""Frozen, slotted dataclasses for every input and output event.
+
+Core module: standard library only. The wire format (JSON field names, timestamps as
+RFC 3339 text) lives in ``worker/codec.py``; here instants are timezone-aware ``datetime``
+values (UTC for everything the core creates) and durations are seconds.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar, Literal
+
+__all__ = [
+    "INPUT_TYPES",
+    "OUTPUT_TYPES",
+    "Commitment",
+    "DeadLetter",
+    "InputEvent",
+    "Outcome",
+    "OutputEvent",
+    "SlaBreached",
+    "SlaOutcome",
+    "SlaWarning",
+    "TargetFulfilled",
+    "TicketCreated",
+    "TicketEvent",
+    "TicketPaused",
+    "TicketReopened",
+    "TicketResolved",
+    "TicketResponded",
+    "TicketResumed",
+    "TicketUpdated",
+]
+
+Commitment = Literal["sla", "slo", "none"]
+Outcome = Literal["met", "breached"]
+
+
+# --- input ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketEvent:
+    """Fields every input event carries."""
+
+    type: ClassVar[str]
+    event_id: str
+    ticket_id: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketCreated(TicketEvent):
+    """A ticket was opened: starts ``first_response`` and the first ``resolution`` cycle."""
+
+    type: ClassVar[str] = "ticket.created"
+    tier: str
+    priority: str
+    customer_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketResponded(TicketEvent):
+    """An agent answered; the first one fulfils ``first_response``."""
+
+    type: ClassVar[str] = "ticket.responded"
+    actor: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketUpdated(TicketEvent):
+    """Tier and/or priority changed: running targets are re-evaluated from their start."""
+
+    type: ClassVar[str] = "ticket.updated"
+    tier: str | None = None
+    priority: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketPaused(TicketEvent):
+    """Waiting on the customer: pausable targets stop counting."""
+
+    type: ClassVar[str] = "ticket.paused"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketResumed(TicketEvent):
+    """The customer answered: pausable targets count again."""
+
+    type: ClassVar[str] = "ticket.resumed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketResolved(TicketEvent):
+    """Fulfils ``resolution``, and ``first_response`` if it is still running."""
+
+    type: ClassVar[str] = "ticket.resolved"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketReopened(TicketEvent):
+    """A resolved ticket came back: starts a new ``resolution`` cycle."""
+
+    type: ClassVar[str] = "ticket.reopened"
+
+
+InputEvent = (
+    TicketCreated
+    | TicketResponded
+    | TicketUpdated
+    | TicketPaused
+    | TicketResumed
+    | TicketResolved
+    | TicketReopened
+)
+
+INPUT_TYPES: dict[str, type[TicketEvent]] = {
+    cls.type: cls
+    for cls in (
+        TicketCreated,
+        TicketResponded,
+        TicketUpdated,
+        TicketPaused,
+        TicketResumed,
+        TicketResolved,
+        TicketReopened,
+    )
+}
+
+
+# --- output --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlaEvent:
+    """Fields every SLA output carries (CONTRACTS.md section 3)."""
+
+    type: ClassVar[str]
+    ticket_id: str
+    tier: str
+    priority: str
+    target: str
+    cycle: int
+    commitment: Commitment
+    started_at: datetime
+    deadline: datetime | None
+    target_seconds: int | None
+    policy: str
+
+    @property
+    def id(self) -> str:
+        """Deterministic id ``<ticket>:<target>:<cycle>`` that consumers deduplicate by."""
+        return f"{self.ticket_id}:{self.target}:{self.cycle}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlaWarning(SlaEvent):
+    """An impending-breach warning: ``threshold`` of the budget is used."""
+
+    type: ClassVar[str] = "sla.warning"
+    threshold: str
+    detected_at: datetime
+    remaining_seconds: float
+
+    @property
+    def id(self) -> str:
+        """Deterministic id ``<ticket>:<target>:<cycle>:<threshold>``."""
+        return f"{self.ticket_id}:{self.target}:{self.cycle}:{self.threshold}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlaBreached(SlaEvent):
+    """The clock passed the deadline with the target unfulfilled. Final once emitted."""
+
+    type: ClassVar[str] = "sla.breached"
+    detected_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlaOutcome(SlaEvent):
+    """The final outcome of one target cycle: ``met`` at fulfilment, ``breached`` at breach."""
+
+    type: ClassVar[str] = "sla.outcome"
+    outcome: Outcome
+    fulfilled_at: datetime | None
+    elapsed_seconds: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TargetFulfilled(SlaEvent):
+    """Internal observation (never published): a target cycle was fulfilled.
+
+    Emitted once per fulfilled cycle, on time or late, and for tiers without a deadline
+    too; metrics observe ``elapsed_seconds`` (counted time) from it.
+    """
+
+    type: ClassVar[str] = "sla.fulfilled"
+    fulfilled_at: datetime
+    elapsed_seconds: float
+    met: bool | None  # None when the target had no deadline
+
+
+OutputEvent = SlaWarning | SlaBreached | SlaOutcome | TargetFulfilled
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeadLetter:
+    """An input message that could not be processed, kept with its exact bytes."""
+
+    type: ClassVar[str] = "sla.dead_letter"
+    reason: Literal[
+        "invalid_json",
+        "invalid_event",
+        "unknown_tier",
+        "unknown_priority",
+        "key_mismatch",
+        "too_large",
+    ]
+    error: str
+    topic: str
+    partition: int
+    offset: int
+    timestamp: datetime | None
+    key: bytes | None
+    payload: bytes
+
+
+OUTPUT_TYPES: dict[str, type] = {
+    cls.type: cls for cls in (SlaWarning, SlaBreached, SlaOutcome, DeadLetter)
+}
