@@ -25,7 +25,7 @@ from __future__ import annotations
 from bisect import insort
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, NamedTuple
 
 from worker.calendars import TWENTY_FOUR_SEVEN, Calendar, Pause
 from worker.events import (
@@ -49,6 +49,7 @@ from worker.policy import Policy, Target, WarningThreshold
 __all__ = [
     "DEFAULT_RETENTION",
     "MAX_EVENTS_PER_TICKET",
+    "RunningTarget",
     "TicketState",
     "Tracker",
     "event_order",
@@ -84,18 +85,33 @@ def event_order(event: InputEvent) -> tuple[datetime, int, str]:
     return (event.occurred_at, _RANK[type(event)], event.event_id)
 
 
+class RunningTarget(NamedTuple):
+    """A target cycle still waiting for its fulfilment, as metrics see it.
+
+    ``deadline`` is None when it has none (no commitment), is paused, or already breached.
+    """
+
+    tier: str
+    priority: str
+    target: str
+    deadline: datetime | None
+    paused: bool
+
+
 @dataclass(frozen=True, slots=True)
 class TicketState:
     """What is stored per ticket: its events in event-time order and what was emitted.
 
     ``due_at`` is the next instant at which :meth:`Tracker.advance` has something to do (a
     warning, a breach, or forgetting the ticket); ``None`` when nothing is scheduled.
+    ``running`` lists the target cycles still open (derived; kept for metrics).
     """
 
     ticket_id: str
     events: tuple[InputEvent, ...]
     emitted: frozenset[str] = frozenset()
     due_at: datetime | None = None
+    running: tuple[RunningTarget, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,6 +425,20 @@ class _Fold:
 
     # --- results --------------------------------------------------------------------------
 
+    def running(self) -> tuple[RunningTarget, ...]:
+        """Return the cycles still waiting for their fulfilment."""
+        return tuple(
+            RunningTarget(
+                cycle.tier,
+                cycle.priority,
+                cycle.target,
+                None if cycle.breached else cycle.deadline,
+                self.is_paused(cycle),
+            )
+            for cycle in self.cycles
+            if cycle.running
+        )
+
     @property
     def finished(self) -> bool:
         """No target cycle is running: the ticket is done, or an orphan with no creation."""
@@ -507,5 +537,6 @@ class Tracker:
             events=events,
             emitted=emitted | new_keys if new_keys else emitted,
             due_at=due_at,
+            running=fold.running(),
         )
         return state, outputs

@@ -29,7 +29,7 @@ from worker.events import (
 from worker.policy import Policy, parse_policy
 from worker.policy_file import load_policy
 from worker.simulate import Simulation
-from worker.tracker import TicketState, Tracker, event_order
+from worker.tracker import RunningTarget, TicketState, Tracker, event_order
 
 POLICIES = Path(__file__).resolve().parents[2] / "deploy" / "policies"
 
@@ -602,3 +602,25 @@ def test_pausable_first_response_and_short_budget(tracker: Tracker) -> None:
     outcome = next(o for o in first if isinstance(o, SlaOutcome))
     assert (outcome.outcome, outcome.elapsed_seconds) == ("met", 480)
     assert outcome.deadline == T0 + 32 * M  # 10m budget, pushed by the 22m of pause so far
+
+
+def test_running_targets_describe_open_cycles(tracker: Tracker) -> None:
+    """The state lists each open cycle: its deadline, paused flag, no deadline once breached."""
+    state, _ = tracker.apply(None, created(), T0)
+    assert state is not None
+    assert state.running == (
+        RunningTarget("enterprise", "P1", "first_response", T0 + 2 * H, False),
+        RunningTarget("enterprise", "P1", "resolution", T0 + 4 * H, False),
+    )
+    state, _ = tracker.apply(state, event(TicketPaused, T0 + H), T0 + H)
+    assert state is not None
+    assert [(r.target, r.paused, r.deadline) for r in state.running] == [
+        ("first_response", False, T0 + 2 * H),
+        ("resolution", True, None),
+    ]
+    state, _ = tracker.advance(state, T0 + 3 * H)
+    assert state is not None
+    assert state.running[0].deadline is None  # breached, still open
+    state, _ = tracker.apply(state, event(TicketResolved, T0 + 4 * H), T0 + 4 * H)
+    assert state is not None
+    assert state.running == ()
