@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from bisect import insort
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final, NamedTuple
 
 from worker.calendars import TWENTY_FOUR_SEVEN, Calendar, Pause
@@ -61,6 +61,8 @@ DEFAULT_RETENTION: Final = timedelta(days=7)
 # A ticket keeps at most this many distinct events; real tickets have a handful, and the
 # cap bounds what a misbehaving producer can make one ticket cost. Events past it are ignored.
 MAX_EVENTS_PER_TICKET: Final = 512
+# The clock of a fold that must see every fact its history holds.
+_END_OF_TIME: Final = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
 # A breach needs the clock strictly past the deadline: the first instant that is.
 _AFTER: Final = timedelta(microseconds=1)
 
@@ -462,6 +464,12 @@ class _Fold:
         return min(dues, default=None)
 
 
+def _build(fact: _Fact, detected_at: datetime) -> OutputEvent:
+    """Turn a fact into its output event, detected at ``detected_at``."""
+    extra = {"detected_at": detected_at} if fact.kind in (SlaWarning, SlaBreached) else {}
+    return fact.kind(**fact.fields, **extra)  # type: ignore[arg-type]
+
+
 class Tracker:
     """Applies events and the passing of time to ticket states, under one policy."""
 
@@ -507,6 +515,20 @@ class Tracker:
             return state, []
         return self._settle(state.ticket_id, state.events, state.emitted, clock)
 
+    def emitted_outputs(self, state: TicketState, *, detected_at: datetime) -> list[OutputEvent]:
+        """Rebuild the outputs already emitted for a ticket, to publish them again (same ids).
+
+        After a crash the table may record outputs as emitted that never reached Kafka; the
+        shell republishes recent ones. ``detected_at`` stamps the rebuilt warnings/breaches.
+        """
+        fold = _Fold(self.policy, _END_OF_TIME, frozenset())
+        fold.run(state.ticket_id, state.events)
+        return [
+            _build(fact, detected_at)
+            for fact in sorted(fold.facts, key=lambda f: (f.at, f.seq))
+            if fact.key in state.emitted
+        ]
+
     def _settle(
         self,
         ticket_id: str,
@@ -525,8 +547,7 @@ class Tracker:
                 later.append(fact.due)
                 continue
             new_keys.add(fact.key)
-            extra = {"detected_at": clock} if fact.kind in (SlaWarning, SlaBreached) else {}
-            outputs.append(fact.kind(**fact.fields, **extra))  # type: ignore[arg-type]
+            outputs.append(_build(fact, clock))
         due_at = fold.next_due(self.retention)
         if later:
             due_at = min(later) if due_at is None or fold.finished else min(due_at, *later)

@@ -624,3 +624,18 @@ def test_running_targets_describe_open_cycles(tracker: Tracker) -> None:
     state, _ = tracker.apply(state, event(TicketResolved, T0 + 4 * H), T0 + 4 * H)
     assert state is not None
     assert state.running == ()
+
+
+def test_emitted_outputs_are_rebuilt_identically(tracker: Tracker) -> None:
+    """After a crash, the outputs recorded as emitted can be rebuilt with the same ids and content."""
+    events = [created(), event(TicketResponded, T0 + 3 * H)]
+    state: TicketState | None = None
+    emitted: list[OutputEvent] = []
+    for ev in events:
+        state, out = tracker.apply(state, ev, ev.occurred_at)
+        emitted += out
+    assert state is not None
+    rebuilt = tracker.emitted_outputs(state, detected_at=T0)
+    public = [o for o in emitted if not isinstance(o, TargetFulfilled)]
+    assert comparable(rebuilt) >= comparable(public)
+    assert {o.id for o in rebuilt} == {o.id for o in emitted}
