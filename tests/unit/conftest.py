@@ -1,0 +1,94 @@
+"""Shared factories of the unit tests: policies built from a dict with defaults.
+
+``policy_data(**overrides)`` returns a fresh copy of the CONTRACTS.md example policy as plain
+data (what a YAML loader returns); ``make_policy(**overrides)`` returns it parsed. Overrides
+name a top-level key (``warnings=["90%"]``) or a dotted place
+(``**{"tiers.gold.targets.first_response.P1": "30m"}``); the value ``...`` (Ellipsis, never
+valid policy data) removes that key. Test modules write it ``DROP = ...`` for readability
+rather than importing this conftest.
+
+The default policy has three tiers, all on priorities P1..P4:
+
+- ``gold``: sla 0.99 on 24x7, first_response 1h/2h/24h/24h, resolution P1 8h on us-business;
+- ``silver``: slo 0.95 on us-business (America/Los_Angeles, mon-fri 09:00-17:00, holidays
+  2026-11-26 and 2026-12-25), first_response 4h/8h (P3, P4 measured only), own warnings;
+- ``free``: commitment none.
+"""
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from worker.policy import Policy, parse_policy
+
+__all__ = ["DROP", "build_policy", "build_policy_data"]
+
+DROP = ...
+"""An override's value that removes that key from the default policy."""
+
+_DEFAULT: dict[str, Any] = {
+    "version": 1,
+    "name": "test-support",
+    "priorities": ["P1", "P2", "P3", "P4"],
+    "calendars": {
+        "us-business": {
+            "timezone": "America/Los_Angeles",
+            "weekly": {"mon-fri": ["09:00-17:00"]},
+            "holidays": ["2026-11-26", "2026-12-25"],
+        },
+    },
+    "warnings": ["50%", "75%", "90%", "15m"],
+    "tiers": {
+        "gold": {
+            "commitment": "sla",
+            "objective": 0.99,
+            "calendar": "24x7",
+            "targets": {
+                "first_response": {"P1": "1h", "P2": "2h", "P3": "24h", "P4": "24h"},
+                "resolution": {"P1": {"within": "8h", "calendar": "us-business"}},
+            },
+        },
+        "silver": {
+            "commitment": "slo",
+            "objective": 0.95,
+            "calendar": "us-business",
+            "targets": {"first_response": {"P1": "4h", "P2": "8h"}},
+            "warnings": ["75%", "30m"],
+        },
+        "free": {"commitment": "none"},
+    },
+}
+
+
+def build_policy_data(**overrides: object) -> dict[str, Any]:
+    """Return a deep copy of the default policy data with ``overrides`` applied."""
+    data = copy.deepcopy(_DEFAULT)
+    for place, value in overrides.items():
+        *parents, last = place.split(".")
+        node: Any = data
+        for key in parents:
+            node = node.setdefault(key, {})
+        if value is DROP:
+            node.pop(last, None)
+        else:
+            node[last] = copy.deepcopy(value)
+    return data
+
+
+def build_policy(**overrides: object) -> Policy:
+    """Return the default policy, with ``overrides`` applied, parsed into a Policy."""
+    return parse_policy(build_policy_data(**overrides), source="test-policy.yaml")
+
+
+@pytest.fixture
+def policy_data() -> Callable[..., dict[str, Any]]:
+    """Factory of policy data: ``policy_data(**overrides) -> dict``."""
+    return build_policy_data
+
+
+@pytest.fixture
+def make_policy() -> Callable[..., Policy]:
+    """Factory of parsed policies: ``make_policy(**overrides) -> Policy``."""
+    return build_policy

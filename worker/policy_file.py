@@ -1,0 +1,147 @@
+"""Read a policy file from disk: bytes, their sha256, YAML, then ``parse_policy``.
+
+Edge module: the only place that reads policy files and knows YAML. It turns every failure
+(a missing file, bytes that are not UTF-8, YAML syntax, a key given twice, an invalid policy)
+into one :class:`~worker.errors.PolicyError` whose problems carry their line in the file.
+"""
+
+import hashlib
+from os import PathLike
+from pathlib import Path
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from worker.errors import PolicyError
+from worker.policy import Policy, parse_policy
+
+__all__ = ["load_policy"]
+
+_FILE = "(file)"
+
+
+class _Loader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that leaves an impossible date (``2026-02-30``) as text.
+
+    PyYAML would raise a bare ValueError without a place; as text it reaches the policy
+    validation, which names it with its place in the file.
+    """
+
+    def construct_lenient_timestamp(self, node: ScalarNode) -> object:
+        """Return a date or timestamp, or the scalar's text when it is not a real one."""
+        try:
+            return self.construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_lenient_timestamp)
+
+
+def _place(parent: str, key: object) -> str:
+    return f"{parent}.{key}" if parent else str(key)
+
+
+def _index(node: Node, place: str, lines: dict[str, int], problems: list[tuple[str, str]]) -> None:
+    """Record the line of every place under ``node``; report keys given twice in a mapping."""
+    if isinstance(node, MappingNode):
+        first_line: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):  # pragma: no cover
+                continue  # unreachable: YAML refuses such (unhashable) keys before this walk
+            child = _place(place, key_node.value)
+            line = key_node.start_mark.line + 1
+            if key_node.value in first_line:
+                problems.append(
+                    (
+                        child,
+                        f"key {key_node.value!r} is given twice (first on line "
+                        f"{first_line[key_node.value]}): YAML would silently keep only this one",
+                    )
+                )
+            first_line.setdefault(key_node.value, line)
+            lines[child] = line  # the last one given is the one YAML keeps
+            _index(value_node, child, lines, problems)
+    elif isinstance(node, SequenceNode):
+        for index, item in enumerate(node.value):
+            child = _place(place, index)
+            lines[child] = item.start_mark.line + 1
+            _index(item, child, lines, problems)
+
+
+def _line_of(place: str, lines: dict[str, int]) -> int | None:
+    """Return the line of ``place``, or of its nearest enclosing place that has one."""
+    while place:
+        if place in lines:
+            return lines[place]
+        place = place.rpartition(".")[0]
+    return None
+
+
+def _read_yaml(source: str, text: str) -> tuple[object, Node | None]:
+    """Return the data and the node tree of a one-document YAML text."""
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as error:  # a control character: refused before parsing
+        line = text.count("\n", 0, error.position) + 1
+        column = error.position - (text.rfind("\n", 0, error.position) + 1) + 1
+        where = f"line {line}, column {column}"
+        raise PolicyError(
+            source, [(where, f"invalid YAML: {error.reason} #x{error.character:04x}")]
+        ) from None
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else _FILE
+        what = error.problem or "syntax error"
+        context = f" ({error.context})" if error.context else ""
+        raise PolicyError(source, [(where, f"invalid YAML: {what}{context}")]) from None
+    except yaml.YAMLError as error:  # pragma: no cover - every YAML error we know is marked
+        message = " ".join(str(error).split())
+        raise PolicyError(source, [(_FILE, f"invalid YAML: {message}")]) from None
+    finally:
+        loader.dispose()
+    return data, node
+
+
+def load_policy(path: str | PathLike[str]) -> Policy:
+    """Read, validate and return the policy file at ``path``.
+
+    Raise :class:`~worker.errors.PolicyError` naming every problem, each with its dotted
+    place and ``(line N)``; a file that cannot be read or parsed is one problem with place
+    ``(file)`` or ``line L, column C``. ``Policy.sha256`` is the digest of the file's bytes.
+    """
+    source = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise PolicyError(source, [(_FILE, f"cannot read the file: {reason}")]) from None
+    digest = hashlib.sha256(raw).hexdigest()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise PolicyError(
+            source, [(_FILE, f"not UTF-8 text (invalid byte at offset {error.start})")]
+        ) from None
+    data, node = _read_yaml(source, text)
+    if node is None:
+        raise PolicyError(source, [(_FILE, "the file is empty: see deploy/policies/ for examples")])
+    lines: dict[str, int] = {}
+    problems: list[tuple[str, str]] = []
+    _index(node, "", lines, problems)
+    try:
+        policy = parse_policy(data, source=source, sha256=digest)
+    except PolicyError as error:
+        problems.extend(error.problems)
+    else:
+        if not problems:
+            return policy
+    located = []
+    for place, message in problems:
+        line = _line_of(place, lines)
+        located.append((line or 0, place, message if line is None else f"{message} (line {line})"))
+    located.sort(key=lambda item: item[0])
+    raise PolicyError(source, [(place, message) for _, place, message in located])
