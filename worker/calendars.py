@@ -1,0 +1,663 @@
+"""Counted time: when a target's clock runs, how much of it has run, and its deadline.
+
+Core module: standard library only. It must not import sla-worker's edges (codec, metrics,
+settings, app...), asyncio, faust, aiokafka, prometheus_client, ``os`` or ``logging``; it does
+no I/O and never reads the clock: every instant is an argument.
+
+A calendar says when time counts. ``TWENTY_FOUR_SEVEN`` always counts; a
+``BusinessCalendar`` counts inside weekly windows of local wall-clock time in its time zone,
+except on holidays (whole local days). Pauses are ``[from, to)`` spans during which nothing
+counts. Counted time is real elapsed time, exact to the microsecond: for every calendar,
+start, budget and pauses, ``elapsed(start, deadline(start, budget)) == budget``.
+
+Rules:
+
+- Inputs must be timezone-aware (``ValueError`` otherwise); every returned instant is UTC.
+- ``deadline(start, budget)`` is the latest instant ``t`` such that the time counted from
+  ``start`` to ``t`` is at most ``budget``. When the budget runs out exactly at a closing
+  time or at the start of a pause, that is the next instant at which counting resumes; a
+  zero budget gives ``next_open(start)``.
+- ``elapsed(start, end)`` is the time counted in ``[start, end)``; ``spans`` lists it.
+
+Wall-clock rule (daylight-saving and other offset changes): a wall-clock time of a day (a
+window's start or end, a holiday's midnight, ``24:00``) stands for the *first instant at
+which the calendar's local clock reads that time or later*. So a time skipped by a
+spring-forward change stands for the instant the clocks jump (the end of the gap), and a
+time repeated by a fall-back change stands for its first occurrence. Equivalently: an instant
+counts when the furthest reading the local clock has reached so far lies in an open window
+of a non-holiday day, so while a fall-back repeats an hour the calendar stays open or closed
+as it was when the clocks went back. Counted time is real time, hence in Europe/Berlin a
+window 01:00-04:00 counts 2h on the spring-forward day and 4h on the fall-back day (the
+repeated hour counts twice), a window ending inside the repeated hour closes at its first
+pass, and a day open 00:00-24:00 counts 23h or 25h.
+
+How it stays fast: a business calendar keeps a merged list of its weekly windows with a
+prefix sum of their open microseconds, and a prefix sum over its holiday runs. Between two
+UTC-offset changes, local wall time is UTC plus a constant, so the open time up to any wall
+instant is one division by the week and two bisections, and a deadline is the inverse: whole
+weeks, closed nights, weekends and holidays are jumped over, never stepped through. The
+offset changes of the zone are found once per range of years by probing the zone and
+bisecting to the second, and kept.
+"""
+
+from abc import ABC, abstractmethod
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
+from types import MappingProxyType
+from typing import NamedTuple, Protocol, runtime_checkable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+__all__ = ["TWENTY_FOUR_SEVEN", "BusinessCalendar", "Calendar", "Pause"]
+
+Pause = tuple[datetime, datetime]
+"""A ``[from, to)`` span of real time during which counting stops."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+_SECOND_US = 1_000_000
+_DAY_S = 86_400
+_DAY_US = _DAY_S * _SECOND_US
+_WEEK_US = 7 * _DAY_US
+# Weekly positions count from a Monday midnight: 1970-01-05 is the first Monday after the
+# epoch, four days after it.
+_MONDAY_US = 4 * _DAY_US
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+# Why a day: every UTC-offset change in tzdata stays in force for at least two days (checked
+# against all 598 zones of tzdata 2026.6), so probing the zone once a day sees each one.
+_PROBE_S = _DAY_S
+# Why three days: the largest backward offset change in tzdata is 23 hours (Kwajalein
+# 1969), so a clock's furthest reading can only stay ahead of it for less than that.
+_LOOKBACK_US = 3 * _DAY_US
+# Why a year: a walk knows the offset changes at least this far ahead of where it is, so a
+# deadline weeks away costs one piece of arithmetic, and the one-off probing of a new range
+# (about 1.5 microseconds per probed day) is paid once per year of time touched.
+_HORIZON_US = 366 * _DAY_US
+# Why eight years: a query this far from the known range starts a new range instead of
+# probing every day in between (a replay of old history, a test jumping across decades).
+_REBUILD_GAP_US = 8 * _HORIZON_US
+# The instants a zone is probed at stay two days inside what ``datetime`` can represent.
+_MIN_US = (datetime(1, 1, 3, tzinfo=UTC) - _EPOCH) // _US
+_MAX_US = (datetime(9999, 12, 29, tzinfo=UTC) - _EPOCH) // _US
+
+# How counting behaves on a piece of the UTC timeline (see BusinessCalendar._piece).
+_LINEAR = 0  # local wall time runs with UTC at a fixed offset
+_FROZEN_OPEN = 1  # a fall-back repeats wall time the calendar was open at: all of it counts
+_FROZEN_CLOSED = 2  # a fall-back repeats wall time the calendar was closed at: none counts
+
+
+@runtime_checkable
+class Calendar(Protocol):
+    """When time counts for a target: ``TWENTY_FOUR_SEVEN`` or a ``BusinessCalendar``."""
+
+    name: str
+
+    def deadline(
+        self, start: datetime, budget: timedelta, pauses: Sequence[Pause] = ()
+    ) -> datetime:
+        """Return the latest UTC instant by which at most ``budget`` has counted since ``start``."""
+
+    def elapsed(self, start: datetime, end: datetime, pauses: Sequence[Pause] = ()) -> timedelta:
+        """Return the time counted in ``[start, end)`` (zero when ``end <= start``)."""
+
+    def spans(
+        self, start: datetime, end: datetime, pauses: Sequence[Pause] = ()
+    ) -> Iterator[tuple[datetime, datetime]]:
+        """Yield the counted ``[from, to)`` UTC spans between ``start`` and ``end``, in order."""
+
+    def next_open(self, at: datetime, pauses: Sequence[Pause] = ()) -> datetime:
+        """Return the UTC instant at or after ``at`` at which counting (re)starts."""
+
+
+class _CountingCalendar(ABC):
+    """The public methods of a calendar, built on three primitives over UTC microseconds.
+
+    Instants inside are integers: microseconds since 1970-01-01 UTC, so all arithmetic is
+    exact. Subclasses provide the calendar's own open time (pauses are applied here).
+    """
+
+    name: str
+
+    @abstractmethod
+    def _open_us(self, a: int, b: int) -> int:
+        """Return the calendar's open microseconds in ``[a, b)``, for ``a < b``."""
+
+    @abstractmethod
+    def _latest_us(self, a: int, budget: int) -> int:
+        """Return the latest instant by which at most ``budget`` open time has run since ``a``."""
+
+    @abstractmethod
+    def _spans_us(self, a: int, b: int) -> Iterator[tuple[int, int]]:
+        """Yield the calendar's open spans within ``[a, b)`` in order (adjacent ones allowed)."""
+
+    def deadline(
+        self, start: datetime, budget: timedelta, pauses: Sequence[Pause] = ()
+    ) -> datetime:
+        """Return the latest UTC instant by which at most ``budget`` has counted since ``start``.
+
+        When the budget runs out exactly at a closing time or at the start of a pause, this
+        is the next instant counting resumes; a zero budget gives ``next_open(start)``.
+        """
+        a = _to_us(start, "start")
+        return _from_us(self._deadline_us(a, _budget_us(budget), _merge_pauses(pauses, a)))
+
+    def elapsed(self, start: datetime, end: datetime, pauses: Sequence[Pause] = ()) -> timedelta:
+        """Return the time counted in ``[start, end)`` (zero when ``end <= start``)."""
+        a = _to_us(start, "start")
+        b = _to_us(end, "end")
+        merged = _merge_pauses(pauses, a)
+        if b <= a:
+            return timedelta(0)
+        total = self._open_us(a, b)
+        for p0, p1 in merged:
+            if p0 >= b:
+                break
+            total -= self._open_us(max(p0, a), min(p1, b))
+        return timedelta(microseconds=total)
+
+    def spans(
+        self, start: datetime, end: datetime, pauses: Sequence[Pause] = ()
+    ) -> Iterator[tuple[datetime, datetime]]:
+        """Yield the counted ``[from, to)`` UTC spans between ``start`` and ``end``, in order.
+
+        Touching spans are joined, so a window ending at 24:00 and the next day's window
+        starting at 00:00 come out as one span.
+        """
+        a = _to_us(start, "start")
+        b = _to_us(end, "end")
+        merged = _merge_pauses(pauses, a)
+        return (
+            (_from_us(s), _from_us(e))
+            for s, e in _join(_subtract(self._spans_us(a, b) if a < b else iter(()), merged))
+        )
+
+    def next_open(self, at: datetime, pauses: Sequence[Pause] = ()) -> datetime:
+        """Return the UTC instant at or after ``at`` at which counting (re)starts."""
+        a = _to_us(at, "at")
+        return _from_us(self._deadline_us(a, 0, _merge_pauses(pauses, a)))
+
+    def _deadline_us(self, a: int, budget: int, pauses: Sequence[tuple[int, int]]) -> int:
+        """Return the deadline from ``a``: walk the gaps between pauses, then the calendar."""
+        u = a
+        for p0, p1 in pauses:
+            if p0 > u:
+                available = self._open_us(u, p0)
+                if budget < available:
+                    return self._latest_us(u, budget)
+                budget -= available
+            u = p1
+        return self._latest_us(u, budget)
+
+
+class _AlwaysOpen(_CountingCalendar):
+    """The built-in ``24x7`` calendar: every instant counts, only pauses stop the clock."""
+
+    def __init__(self) -> None:
+        self.name = "24x7"
+
+    def __repr__(self) -> str:
+        return "TWENTY_FOUR_SEVEN"
+
+    def deadline(
+        self, start: datetime, budget: timedelta, pauses: Sequence[Pause] = ()
+    ) -> datetime:
+        """Return ``start + budget`` in UTC, pushed back by the pauses it overlaps."""
+        if pauses:
+            return super().deadline(start, budget, pauses)
+        _to_us(start, "start")
+        _budget_us(budget)
+        return start.astimezone(UTC) + budget
+
+    def _open_us(self, a: int, b: int) -> int:
+        return b - a
+
+    def _latest_us(self, a: int, budget: int) -> int:
+        return a + budget
+
+    def _spans_us(self, a: int, b: int) -> Iterator[tuple[int, int]]:
+        yield a, b
+
+
+TWENTY_FOUR_SEVEN: Calendar = _AlwaysOpen()
+"""The built-in calendar named ``24x7``: time always counts (except during pauses)."""
+
+
+class _Transitions(NamedTuple):
+    """The UTC-offset changes of a zone over a known range ``[lo, hi)`` of UTC microseconds."""
+
+    lo: int
+    hi: int
+    offset_lo: int  # the offset in force at ``lo``
+    at: tuple[int, ...]  # the instants the offset changes, ascending
+    before: tuple[int, ...]  # the offset in force just before each
+    after: tuple[int, ...]  # the offset in force from each on
+
+
+_NO_TRANSITIONS = _Transitions(lo=0, hi=0, offset_lo=0, at=(), before=(), after=())
+
+
+class BusinessCalendar(_CountingCalendar):
+    """A calendar open in weekly windows of local wall-clock time, closed on holidays.
+
+    ``weekly`` maps a weekday (0 = Monday .. 6 = Sunday) to its windows, each a pair of
+    seconds after local midnight ``(start_s, end_s)`` with ``0 <= start_s < end_s <= 86400``
+    (86400 is ``24:00``); a missing day is closed, the windows of a day may come in any
+    order but must not overlap. A window ending at 24:00 and the next day's window starting
+    at 00:00 form one continuous open span. ``holidays`` are local dates closed all day.
+    ``ValueError`` names the problem with any of these, including a calendar with no open
+    hours at all.
+    """
+
+    timezone: ZoneInfo
+    weekly: Mapping[int, tuple[tuple[int, int], ...]]
+    holidays: tuple[date, ...]
+
+    def __init__(
+        self,
+        name: str,
+        timezone: str | ZoneInfo,
+        weekly: Mapping[int, Sequence[tuple[int, int]]],
+        holidays: Iterable[date] = (),
+    ) -> None:
+        self.name = name
+        self.timezone = _zone(name, timezone)
+        self.weekly = MappingProxyType(_check_weekly(name, weekly))
+        self.holidays = _check_holidays(name, holidays)
+
+        # The week's windows as positions in microseconds after Monday 00:00, touching ones
+        # joined, with the open time before each (``_cum``) and up to its end (``_cum_end``).
+        week: list[tuple[int, int]] = []
+        for day in sorted(self.weekly):
+            for start_s, end_s in self.weekly[day]:
+                s = day * _DAY_US + start_s * _SECOND_US
+                e = day * _DAY_US + end_s * _SECOND_US
+                if week and week[-1][1] == s:
+                    week[-1] = (week[-1][0], e)
+                else:
+                    week.append((s, e))
+        if not week:
+            raise ValueError(f"calendar {name!r} has no open hours")
+        self._starts = tuple(s for s, _ in week)
+        self._ends = tuple(e for _, e in week)
+        cum = [0]
+        for s, e in week:
+            cum.append(cum[-1] + e - s)
+        self._cum = tuple(cum[:-1])
+        self._cum_end = tuple(cum[1:])
+        self._week_open = cum[-1]
+
+        # Holidays as runs of consecutive local days ``[start, end)`` in wall microseconds,
+        # dropping runs with no open time (they change nothing), with the open time the runs
+        # before each remove (``_hol_before``) and the open time counted up to each start
+        # (``_hol_count``): from the end of run k to the start of run k+1, the open time before
+        # wall instant w is ``_week_count(w) - _hol_before[k + 1]``.
+        runs: list[tuple[int, int]] = []
+        for day_ in self.holidays:
+            s = (day_.toordinal() - _EPOCH_ORDINAL) * _DAY_US
+            if runs and runs[-1][1] == s:
+                runs[-1] = (runs[-1][0], s + _DAY_US)
+            else:
+                runs.append((s, s + _DAY_US))
+        runs = [(s, e) for s, e in runs if self._week_count(e) > self._week_count(s)]
+        self._hol_start = tuple(s for s, _ in runs)
+        self._hol_end = tuple(e for _, e in runs)
+        before = [0]
+        for s, e in runs:
+            before.append(before[-1] + self._week_count(e) - self._week_count(s))
+        self._hol_before = tuple(before)
+        self._hol_count = tuple(
+            self._week_count(s) - removed for (s, _), removed in zip(runs, before, strict=False)
+        )
+        self._transitions = _NO_TRANSITIONS
+
+    def __repr__(self) -> str:
+        return f"BusinessCalendar({self.name!r}, {self.timezone.key!r})"
+
+    # --- counting in local wall time (microseconds since 1970-01-01 00:00 local) -------------
+
+    def _week_count(self, w: int) -> int:
+        """Return the weekly windows' open time before wall instant ``w`` (from any origin)."""
+        q, r = divmod(w - _MONDAY_US, _WEEK_US)
+        i = bisect_right(self._starts, r) - 1
+        if i < 0:
+            return q * self._week_open
+        return q * self._week_open + min(self._cum[i] + r - self._starts[i], self._cum_end[i])
+
+    def _count(self, w: int) -> int:
+        """Return the open time before wall instant ``w``, holidays excluded (from any origin)."""
+        k = bisect_right(self._hol_start, w) - 1
+        if k < 0:
+            return self._week_count(w)
+        if w < self._hol_end[k]:
+            return self._hol_count[k]
+        return self._week_count(w) - self._hol_before[k + 1]
+
+    def _latest_wall(self, c: int) -> int:
+        """Return the latest wall instant ``w`` with ``_count(w) <= c``: the inverse of _count.
+
+        When ``c`` is reached at a closing time this is the next opening, not the closing.
+        """
+        k = bisect_right(self._hol_count, c)
+        x = c + self._hol_before[k]
+        q, rc = divmod(x, self._week_open)
+        i = bisect_right(self._cum, rc) - 1
+        return _MONDAY_US + q * _WEEK_US + self._starts[i] + rc - self._cum[i]
+
+    def _is_open_wall(self, w: int) -> bool:
+        """Return whether the calendar is open at wall instant ``w``."""
+        return self._count(w + 1) > self._count(w)
+
+    def _wall_spans(self, wa: int, wb: int) -> Iterator[tuple[int, int]]:
+        """Yield the open wall spans within ``[wa, wb)`` in order, jumping over holidays."""
+        starts, ends, hol_start, hol_end = self._starts, self._ends, self._hol_start, self._hol_end
+        windows, runs = len(starts), len(hol_start)
+        pos = wa
+        k = bisect_right(hol_end, pos)
+        q, r = divmod(pos - _MONDAY_US, _WEEK_US)
+        i = bisect_right(ends, r)
+        while True:
+            if i == windows:
+                q, i = q + 1, 0
+            base = _MONDAY_US + q * _WEEK_US
+            s = max(base + starts[i], pos)
+            if s >= wb:
+                return
+            while k < runs and hol_end[k] <= s:
+                k += 1
+            if k < runs and hol_start[k] <= s:
+                pos = hol_end[k]
+                q, r = divmod(pos - _MONDAY_US, _WEEK_US)
+                i = bisect_right(ends, r)
+                continue
+            e = min(base + ends[i], wb)
+            if k < runs and hol_start[k] < e:
+                e = hol_start[k]
+            else:
+                i += 1
+            yield s, e
+            pos = e
+
+    # --- the zone's UTC-offset changes ---------------------------------------------------------
+
+    def _offset_us(self, second: int) -> int:
+        """Return the zone's UTC offset at ``second`` seconds since the epoch, in microseconds."""
+        utc = datetime(1970, 1, 1) + timedelta(seconds=second)  # noqa: DTZ001 - naive UTC on purpose
+        local = utc.replace(tzinfo=UTC).astimezone(self.timezone).replace(tzinfo=None)
+        return (local - utc) // _US
+
+    def _scan(self, lo: int, hi: int) -> list[tuple[int, int, int]]:
+        """Return ``(instant, offset before, offset after)`` for each change in ``(lo, hi]``.
+
+        ``lo`` and ``hi`` are whole seconds; the zone is probed once a day and each change
+        found is located to the second by bisection.
+        """
+        found: list[tuple[int, int, int]] = []
+        x, off_x = lo, self._offset_us(lo)
+        while x < hi:
+            y = min(x + _PROBE_S, hi)
+            off_y = self._offset_us(y)
+            while off_y != off_x:
+                a, b = x, y
+                while b - a > 1:
+                    m = (a + b) // 2
+                    if self._offset_us(m) == off_x:
+                        a = m
+                    else:
+                        b = m
+                off_b = self._offset_us(b)
+                found.append((b * _SECOND_US, off_x, off_b))
+                x, off_x = b, off_b
+            x, off_x = y, off_y
+        return found
+
+    def _cover(self, u: int) -> _Transitions:
+        """Return the known offset changes, first extending them to cover around ``u``."""
+        known = self._transitions
+        want_lo = max(u - _LOOKBACK_US, _MIN_US)
+        want_hi = min(u + _HORIZON_US, _MAX_US)
+        if known.lo <= want_lo and want_hi <= known.hi:
+            return known
+        if (
+            known.hi <= known.lo
+            or want_hi < known.lo - _REBUILD_GAP_US
+            or (want_lo > known.hi + _REBUILD_GAP_US)
+        ):
+            lo = max(want_lo - _HORIZON_US, _MIN_US) // _SECOND_US
+            hi = min(want_hi + _HORIZON_US, _MAX_US) // _SECOND_US
+            changes = self._scan(lo, hi)
+            offset_lo = self._offset_us(lo)
+        else:
+            lo, hi = known.lo // _SECOND_US, known.hi // _SECOND_US
+            offset_lo = known.offset_lo
+            changes = list(zip(known.at, known.before, known.after, strict=True))
+            if want_lo < known.lo:
+                lo = max(want_lo - _HORIZON_US, _MIN_US) // _SECOND_US
+                changes = self._scan(lo, known.lo // _SECOND_US) + changes
+                offset_lo = self._offset_us(lo)
+            if want_hi > known.hi:
+                new_hi = min(want_hi + _HORIZON_US, _MAX_US) // _SECOND_US
+                changes += self._scan(hi, new_hi)
+                hi = new_hi
+        known = _Transitions(
+            lo=lo * _SECOND_US,
+            hi=hi * _SECOND_US,
+            offset_lo=offset_lo,
+            at=tuple(c[0] for c in changes),
+            before=tuple(c[1] for c in changes),
+            after=tuple(c[2] for c in changes),
+        )
+        self._transitions = known
+        return known
+
+    def _piece(self, u: int) -> tuple[int, int, int]:
+        """Return ``(end, offset, mode)`` for the piece of UTC time from ``u`` to ``end``.
+
+        On the piece the offset is fixed. ``_LINEAR``: the local clock reads ``t + offset``
+        and counting follows the calendar's windows. Otherwise a fall-back has set the clock
+        back below a reading it already reached, and until it catches up the calendar stays
+        as it was at that furthest reading (``_FROZEN_OPEN`` or ``_FROZEN_CLOSED``).
+        """
+        known = self._cover(u)
+        at = known.at
+        i = bisect_right(at, u)
+        offset = known.after[i - 1] if i else known.offset_lo
+        end = at[i] if i < len(at) else known.hi
+        if end <= u:
+            raise OverflowError(f"calendar {self.name!r}: counting runs past the year 9999")
+        furthest = u + offset
+        j = i - 1
+        while j >= 0 and at[j] > u - _LOOKBACK_US:
+            furthest = max(furthest, at[j] - 1 + known.before[j])
+            j -= 1
+        if furthest == u + offset:
+            return end, offset, _LINEAR
+        mode = _FROZEN_OPEN if self._is_open_wall(furthest) else _FROZEN_CLOSED
+        return min(end, furthest - offset), offset, mode
+
+    # --- the primitives ------------------------------------------------------------------------
+
+    def _open_us(self, a: int, b: int) -> int:
+        total = 0
+        u = a
+        while u < b:
+            end, offset, mode = self._piece(u)
+            stop = min(end, b)
+            if mode == _LINEAR:
+                total += self._count(stop + offset) - self._count(u + offset)
+            elif mode == _FROZEN_OPEN:
+                total += stop - u
+            u = stop
+        return total
+
+    def _latest_us(self, a: int, budget: int) -> int:
+        u = a
+        while True:
+            end, offset, mode = self._piece(u)
+            if mode == _LINEAR:
+                target = self._count(u + offset) + budget
+                at_end = self._count(end + offset)
+                if target < at_end:
+                    return self._latest_wall(target) - offset
+                budget = target - at_end
+            elif mode == _FROZEN_OPEN:
+                if budget < end - u:
+                    return u + budget
+                budget -= end - u
+            u = end
+
+    def _spans_us(self, a: int, b: int) -> Iterator[tuple[int, int]]:
+        u = a
+        while u < b:
+            end, offset, mode = self._piece(u)
+            stop = min(end, b)
+            if mode == _LINEAR:
+                for s, e in self._wall_spans(u + offset, stop + offset):
+                    yield s - offset, e - offset
+            elif mode == _FROZEN_OPEN:
+                yield u, stop
+            u = stop
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _to_us(moment: datetime, what: str) -> int:
+    """Return an aware datetime as microseconds since the epoch; refuse a naive one."""
+    if moment.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware, got naive {moment.isoformat()}")
+    return (moment - _EPOCH) // _US
+
+
+def _from_us(instant: int) -> datetime:
+    """Return microseconds since the epoch as a UTC datetime."""
+    return _EPOCH + timedelta(microseconds=instant)
+
+
+def _budget_us(budget: timedelta) -> int:
+    """Return a budget in microseconds; refuse a negative one."""
+    if budget < timedelta(0):
+        raise ValueError(f"budget must not be negative, got {budget}")
+    return budget // _US
+
+
+def _merge_pauses(pauses: Iterable[Pause], a: int) -> list[tuple[int, int]]:
+    """Return the pauses that end after ``a`` as sorted, disjoint, non-touching spans.
+
+    Empty or reversed pauses are ignored; overlapping and touching ones are joined.
+    """
+    spans = []
+    for pause_from, pause_to in pauses:
+        p0 = _to_us(pause_from, "pause start")
+        p1 = _to_us(pause_to, "pause end")
+        if p0 < p1 and p1 > a:
+            spans.append((p0, p1))
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for p0, p1 in spans:
+        if merged and p0 <= merged[-1][1]:
+            if p1 > merged[-1][1]:
+                merged[-1] = (merged[-1][0], p1)
+        else:
+            merged.append((p0, p1))
+    return merged
+
+
+def _subtract(
+    spans: Iterator[tuple[int, int]], pauses: Sequence[tuple[int, int]]
+) -> Iterator[tuple[int, int]]:
+    """Yield ``spans`` (in order) minus the sorted, disjoint ``pauses``."""
+    j = 0
+    for span_from, e in spans:
+        s = span_from
+        while j < len(pauses) and pauses[j][1] <= s:
+            j += 1
+        while j < len(pauses) and pauses[j][0] < e:
+            if pauses[j][0] > s:
+                yield s, pauses[j][0]
+            s = pauses[j][1]
+            if s >= e:
+                break
+            j += 1
+        if s < e:
+            yield s, e
+
+
+def _join(spans: Iterator[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    """Yield ordered ``spans`` with touching ones joined into one."""
+    pending: tuple[int, int] | None = None
+    for s, e in spans:
+        if pending is None:
+            pending = (s, e)
+        elif s == pending[1]:
+            pending = (pending[0], e)
+        else:
+            yield pending
+            pending = (s, e)
+    if pending is not None:
+        yield pending
+
+
+def _zone(name: str, zone: str | ZoneInfo) -> ZoneInfo:
+    """Return the ``ZoneInfo`` for ``zone``; refuse a name the time zone database lacks."""
+    if isinstance(zone, ZoneInfo):
+        return zone
+    try:
+        return ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(
+            f"calendar {name!r}: unknown time zone {zone!r}, expected an IANA name "
+            "such as 'America/Los_Angeles'"
+        ) from None
+
+
+def _clock(seconds: int) -> str:
+    """Return seconds after midnight as ``HH:MM`` (``HH:MM:SS`` when not a whole minute)."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours:02d}:{minutes:02d}" + (f":{secs:02d}" if secs else "")
+
+
+def _check_weekly(
+    name: str, weekly: Mapping[int, Sequence[tuple[int, int]]]
+) -> dict[int, tuple[tuple[int, int], ...]]:
+    """Return the weekly windows validated, each day's sorted; raise ValueError naming a fault."""
+    checked: dict[int, tuple[tuple[int, int], ...]] = {}
+    for day, windows in weekly.items():
+        if type(day) is not int or not 0 <= day <= 6:
+            raise ValueError(f"calendar {name!r}: weekday {day!r} is not 0 (Monday) .. 6 (Sunday)")
+        spans: list[tuple[int, int]] = []
+        for window in windows:
+            if (
+                not isinstance(window, Sequence)
+                or len(window) != 2
+                or any(type(edge) is not int for edge in window)
+                or not 0 <= window[0] < window[1] <= _DAY_S
+            ):
+                raise ValueError(
+                    f"calendar {name!r}: window {window!r} on {_DAY_NAMES[day]} is not "
+                    "(start_s, end_s) with 0 <= start_s < end_s <= 86400"
+                )
+            spans.append((window[0], window[1]))
+        spans.sort()
+        for (s0, e0), (s1, e1) in pairwise(spans):
+            if s1 < e0:
+                raise ValueError(
+                    f"calendar {name!r}: windows {_clock(s0)}-{_clock(e0)} and "
+                    f"{_clock(s1)}-{_clock(e1)} on {_DAY_NAMES[day]} overlap"
+                )
+        if spans:
+            checked[day] = tuple(spans)
+    return checked
+
+
+def _check_holidays(name: str, holidays: Iterable[date]) -> tuple[date, ...]:
+    """Return the holidays sorted, without repeats; raise ValueError on anything but a date."""
+    days = set()
+    for day in holidays:
+        if not isinstance(day, date) or isinstance(day, datetime):
+            raise ValueError(f"calendar {name!r}: holiday {day!r} is not a date")
+        days.add(day)
+    return tuple(sorted(days))
