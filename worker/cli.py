@@ -379,3 +379,242 @@ def policy_explain(
         click.echo(json.dumps(result, indent=2))
     else:
         click.echo(_render(result, zone))
+
+
+# --- sla-worker simulate -------------------------------------------------------------------
+
+
+def _until_option(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    if value == "now":
+        return datetime.now(UTC)
+    try:
+        return _instant(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error), ctx, param) from None
+
+
+@main.command()
+@click.option("--policy", "policy_file", required=True, metavar="FILE", help="The policy file.")
+@click.argument("events", type=click.File("rb"), metavar="EVENTS.jsonl")
+@click.option(
+    "--until",
+    metavar="TS",
+    callback=_until_option,
+    help="Let time run on to TS (RFC 3339, or 'now'); default: stop at the newest event.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print outputs as JSON lines.")
+def simulate(policy_file: str, events: Any, until: datetime | None, as_json: bool) -> None:
+    """Replay EVENTS.jsonl by event time: every warning, breach and outcome, then compliance.
+
+    The same state machine as the worker with a perfect clock; with --json each output is
+    the JSON the worker publishes (detected_at aside). Invalid lines are reported on stderr
+    with their numbers and reasons, and skipped.
+    """
+    from worker.codec import output_to_dict
+    from worker.events import TargetFulfilled
+    from worker.policy_file import load_policy
+    from worker.simulate import Simulation, read_events
+    from worker.tracker import Tracker
+
+    loaded = load_policy(policy_file)
+    decoded, invalid = read_events(events, loaded)
+    for bad in invalid:
+        click.echo(f"line {bad.line}: {bad.reason}: {bad.error}", err=True)
+    simulation = Simulation(Tracker(loaded))
+    for output in simulation.run(decoded, until=until):
+        if isinstance(output, TargetFulfilled):
+            continue
+        if as_json:
+            click.echo(json.dumps(output_to_dict(output), separators=(",", ":")))
+        else:
+            click.echo(_describe_output(output))
+    click.echo(_compliance_table(simulation, len(decoded), len(invalid)), err=as_json)
+
+
+def _describe_output(output: Any) -> str:
+    """Return one readable line for a warning, breach or outcome."""
+    from worker.events import SlaBreached, SlaOutcome, SlaWarning
+
+    at = ""
+    detail = ""
+    if isinstance(output, SlaWarning):
+        at, detail = _utc(output.detected_at), f"warning {output.threshold}"
+    elif isinstance(output, SlaBreached):
+        at, detail = _utc(output.detected_at), "BREACHED"
+    elif isinstance(output, SlaOutcome):
+        when = output.fulfilled_at or output.deadline
+        at = _utc(when) if when is not None else "-"
+        detail = f"outcome {output.outcome} ({_human(timedelta(seconds=output.elapsed_seconds))})"
+    deadline = _utc(output.deadline) if output.deadline is not None else "-"
+    return (
+        f"{at}  {output.ticket_id}  {output.tier}/{output.priority}  "
+        f"{output.target}#{output.cycle}  {detail}  deadline {deadline}"
+    )
+
+
+def _compliance_table(simulation: Any, valid: int, invalid: int) -> str:
+    """Return the per tier and target summary of a simulation as aligned text."""
+    header = ("tier", "target", "targets", "met", "breached", "compliance", "p50", "p90")
+    rows = [header]
+    for (tier, target), stats in sorted(simulation.stats.items()):
+        compliance = stats.compliance
+        p50, p90 = stats.percentile(50), stats.percentile(90)
+        rows.append(
+            (
+                tier,
+                target,
+                str(stats.met + stats.breached),
+                str(stats.met),
+                str(stats.breached),
+                "-" if compliance is None else f"{compliance:.2%}",
+                "-" if p50 is None else _human(timedelta(seconds=round(p50))),
+                "-" if p90 is None else _human(timedelta(seconds=round(p90))),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines.append(f"{valid} events replayed, {invalid} invalid lines skipped")
+    return "\n".join(line.rstrip() for line in lines)
+
+
+# --- sla-worker rules ----------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("file", metavar="FILE")
+def rules(file: str) -> None:
+    """Print Prometheus recording and alerting rules generated from policy FILE."""
+    from worker.policy_file import load_policy
+    from worker.rules import render_rules
+
+    click.echo(render_rules(load_policy(file)), nl=False)
+
+
+# --- sla-worker run / topics ---------------------------------------------------------------
+
+
+def _settings(**overrides: Any) -> Any:
+    from worker.settings import Settings
+
+    return Settings.from_env(**overrides)
+
+
+_RUN_OPTIONS = [
+    click.option("--broker", help="Kafka bootstrap, e.g. kafka://127.0.0.1:9092 [SLA_BROKER]."),
+    click.option("--app-id", help="Consumer group and internal-topic prefix [SLA_APP_ID]."),
+    click.option("--policy", "policy", metavar="FILE", help="Policy file [SLA_POLICY]."),
+    click.option(
+        "--input-topics",
+        help="Comma-separated input topics [SLA_INPUT_TOPICS].",
+    ),
+    click.option("--partitions", type=int, help="Partitions of created topics [SLA_PARTITIONS]."),
+]
+
+
+def _kafka_options(fun: Any) -> Any:
+    for option in reversed(_RUN_OPTIONS):
+        fun = option(fun)
+    return fun
+
+
+def _split_topics(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@main.command()
+@_kafka_options
+@click.option("--data-dir", help="Where the table's RocksDB files live [SLA_DATA_DIR].")
+@click.option("--store", type=click.Choice(["rocksdb", "memory"]), help="[SLA_STORE]")
+@click.option("--grace", help="Delay live breaches by this duration, e.g. 2s [SLA_GRACE].")
+@click.option("--web-host", help="HTTP bind address [SLA_WEB_HOST].")
+@click.option("--web-port", type=int, help="HTTP port [SLA_WEB_PORT].")
+@click.option("--log-format", type=click.Choice(["json", "console"]), help="[SLA_LOG_FORMAT]")
+@click.option(
+    "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="[SLA_LOG_LEVEL]"
+)
+def run(
+    broker: str | None,
+    app_id: str | None,
+    policy: str | None,
+    input_topics: str | None,
+    partitions: int | None,
+    data_dir: str | None,
+    store: str | None,
+    grace: str | None,
+    web_host: str | None,
+    web_port: int | None,
+    log_format: str | None,
+    log_level: str | None,
+) -> None:
+    """Run the worker (settings from SLA_* environment variables; flags win)."""
+    import asyncio
+    from pathlib import Path
+
+    from worker.durations import parse_duration
+    from worker.errors import StartupError
+    from worker.kafka_admin import check_topics
+    from worker.logs import configure_logging
+    from worker.policy_file import load_policy
+
+    settings = _settings(
+        broker=broker,
+        app_id=app_id,
+        policy=policy,
+        input_topics=_split_topics(input_topics),
+        partitions=partitions,
+        data_dir=data_dir,
+        store=store,
+        grace_s=None if grace is None else parse_duration(grace),
+        web_host=web_host,
+        web_port=web_port,
+        log_format=log_format,
+        log_level=log_level,
+    )
+    configure_logging(settings.log_format, settings.log_level)
+    loaded = load_policy(settings.policy)
+    if settings.store == "rocksdb":
+        try:
+            Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StartupError(
+                f"cannot create data directory {settings.data_dir}: {error.strerror}"
+            ) from None
+    topic_partitions = asyncio.run(check_topics(settings))
+    from worker.app import run_worker
+
+    run_worker(settings, loaded, topic_partitions)
+
+
+@main.group()
+def topics() -> None:
+    """Manage the worker's Kafka topics."""
+
+
+@topics.command("create")
+@_kafka_options
+def topics_create(
+    broker: str | None,
+    app_id: str | None,
+    policy: str | None,
+    input_topics: str | None,
+    partitions: int | None,
+) -> None:
+    """Create the input, output, dead-letter and tick topics; idempotent."""
+    import asyncio
+
+    from worker.kafka_admin import create_topics
+
+    settings = _settings(
+        broker=broker,
+        app_id=app_id,
+        policy=policy,
+        input_topics=_split_topics(input_topics),
+        partitions=partitions,
+    )
+    for status in asyncio.run(create_topics(settings)):
+        verb = "created" if status.created else "exists "
+        click.echo(f"{verb}  {status.name}  ({status.partitions} partitions)")

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from worker.codec import Rejected, decode_event
+from worker.codec import Rejected, check_references, decode_event
 from worker.events import InputEvent, OutputEvent, SlaOutcome, TargetFulfilled
 from worker.policy import Policy
 from worker.schedule import DeadlineIndex
@@ -60,6 +60,7 @@ def read_events(
     """Decode a JSON-lines log; blank lines are skipped, invalid ones reported by number."""
     events: list[InputEvent] = []
     invalid: list[InvalidLine] = []
+    tiers, priorities = frozenset(policy.tiers), frozenset(policy.priorities)
     for number, raw in enumerate(lines, start=1):
         line = raw.rstrip(b"\r\n")
         if not line.strip():
@@ -68,23 +69,12 @@ def read_events(
         if isinstance(decoded, Rejected):
             invalid.append(InvalidLine(number, decoded.reason, decoded.error))
             continue
-        problem = _reference_problem(decoded, policy)
+        problem = check_references(decoded, tiers=tiers, priorities=priorities)
         if problem is not None:
-            invalid.append(InvalidLine(number, *problem))
+            invalid.append(InvalidLine(number, problem.reason, problem.error))
             continue
         events.append(decoded)
     return events, invalid
-
-
-def _reference_problem(event: InputEvent, policy: Policy) -> tuple[str, str] | None:
-    """Return the dead-letter reason and message for an unknown tier or priority."""
-    tier = getattr(event, "tier", None)
-    priority = getattr(event, "priority", None)
-    if tier is not None and tier not in policy.tiers:
-        return "unknown_tier", f"tier: unknown tier {tier!r}"
-    if priority is not None and priority not in policy.priorities:
-        return "unknown_priority", f"priority: unknown priority {priority!r}"
-    return None
 
 
 class Simulation:

@@ -627,7 +627,7 @@ def test_running_targets_describe_open_cycles(tracker: Tracker) -> None:
 
 
 def test_emitted_outputs_are_rebuilt_identically(tracker: Tracker) -> None:
-    """After a crash, the outputs recorded as emitted can be rebuilt with the same ids and content."""
+    """Outputs recorded as emitted can be rebuilt after a crash, same ids and content."""
     events = [created(), event(TicketResponded, T0 + 3 * H)]
     state: TicketState | None = None
     emitted: list[OutputEvent] = []
