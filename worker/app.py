@@ -1,0 +1,515 @@
+"""The streaming worker: the SLA core wired to Kafka with faust.
+
+The only module that imports faust. One agent (concurrency 1, at-least-once) consumes the
+input topics and the internal tick topic, co-partitioned by ticket id:
+
+- an input message is decoded by the codec (invalid ones go to the dead-letter topic with
+  their exact bytes), applied to the ticket's state by the tracker, stored in the table, and
+  its outputs are published;
+- a tick message for partition ``p`` (sent by a timer to every owned partition, because a
+  table can only be written inside a stream event) advances the tickets whose due instant
+  the partition's clock has reached.
+
+The per-partition deadline index and clock live in memory and are rebuilt from the table
+after every rebalance, before consumption resumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import faust
+from aiohttp import web
+from faust.types import TP, EventT, StreamT
+from faust.types.tuples import Message
+from mode import BaseSignalT
+
+from worker.clock import PartitionClock
+from worker.codec import (
+    MAX_MESSAGE_BYTES,
+    Rejected,
+    decode_message,
+    decode_state,
+    encode_dead_letter,
+    encode_output,
+    encode_state,
+    peek_state,
+)
+from worker.events import (
+    DeadLetter,
+    InputEvent,
+    OutputEvent,
+    SlaBreached,
+    SlaOutcome,
+    SlaWarning,
+    TargetFulfilled,
+)
+from worker.logs import get_logger
+from worker.metrics import Metrics
+from worker.policy import Policy
+from worker.schedule import DeadlineIndex
+from worker.settings import Settings
+from worker.tracker import RunningTarget, TicketState, Tracker
+
+__all__ = ["SlaWorker", "create_app"]
+
+log = get_logger("sla-worker")
+
+# Tickets advanced per partition per tick: bounds how long one tick holds the agent (input
+# keeps flowing between ticks); at 4 ticks/s that is 8,000 deadlines/s per partition.
+_TICK_BATCH: Final = 2_000
+# A tick not processed within this long is presumed lost (e.g. across a rebalance) and sent
+# again; until then no second tick is queued behind it, so ticks never pile up.
+_TICK_RESEND_S: Final = 30.0
+# After a crash, outputs produced in the last moments may not have reached Kafka although
+# the table's changelog recorded them as emitted. On recovery, outputs emitted within this
+# window before the partition's newest emission are published again (same ids): it covers
+# faust's commit interval (2.8 s by default; the producer is flushed before each commit)
+# with a wide margin.
+_REEMIT_WINDOW_S: Final = 60.0
+# /healthz fails when the deadline timer has not run for this many tick intervals.
+_HEALTH_TICKS: Final = 20
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class _Partition:
+    """In-memory state of one owned partition: its clock and its deadline index."""
+
+    clock: PartitionClock = field(default_factory=PartitionClock)
+    index: DeadlineIndex = field(default_factory=DeadlineIndex)
+    tick_sent_at: float | None = None
+
+
+class SlaWorker:
+    """The faust app and everything the agent needs, built by :func:`create_app`."""
+
+    def __init__(
+        self, settings: Settings, metrics: Metrics, *, policy: Policy, partitions: int
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.policy = policy
+        self.tracker = Tracker(policy, retention=timedelta(seconds=settings.retention_s))
+        self.grace = timedelta(seconds=settings.grace_s)
+        self.max_future = timedelta(seconds=settings.max_future_s)
+        self.tiers = frozenset(policy.tiers)
+        self.priorities = frozenset(policy.priorities)
+        self.tick_topic = f"{settings.app_id}-ticks"
+        self.partitions: dict[int, _Partition] = {}
+        self.ready = False
+        self.timer_ran_at = time.monotonic()
+
+        self.app = faust.App(
+            settings.app_id,
+            broker=settings.broker,
+            broker_credentials=_credentials(settings),
+            store="rocksdb://" if settings.store == "rocksdb" else "memory://",
+            datadir=settings.data_dir,
+            topic_partitions=partitions,
+            topic_allow_declare=True,
+            topic_disable_leader=True,
+            consumer_auto_offset_reset="earliest",
+            processing_guarantee="at_least_once",
+            producer_acks=-1,
+            web_enabled=False,  # our own aiohttp server serves the three paths, no more
+            web_tables_enabled=False,
+            autodiscover=False,
+            logging_config=None,
+        )
+        raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
+        self.source = self.app.topic(*settings.input_topics, self.tick_topic, **raw)
+        self.ticks = self.app.topic(self.tick_topic, **raw)
+        self.targets = {
+            SlaWarning: self.app.topic(settings.warning_topic, **raw),
+            SlaBreached: self.app.topic(settings.breach_topic, **raw),
+            SlaOutcome: self.app.topic(settings.outcome_topic, **raw),
+        }
+        self.dead_letters = self.app.topic(settings.dead_letter_topic, **raw)
+        self.table = self.app.Table(
+            "tickets",
+            partitions=partitions,
+            on_recover=self._on_recover,
+            key_type=bytes,  # bytes means faust's "raw" codec: our codec owns the format
+            value_type=bytes,
+        )
+        self.app.agent(self.source, name="sla-tracker", concurrency=1)(self._process)
+        self.app.timer(settings.tick_interval_s)(self._send_ticks)
+        self.app.on_partitions_revoked.connect(self._on_revoked)
+
+    # --- the agent --------------------------------------------------------------------------
+
+    async def _process(self, stream: StreamT[bytes]) -> None:
+        """Decode, apply, persist, emit: one message at a time."""
+        async for event in stream.events():
+            message = event.message
+            if message.topic == self.tick_topic:
+                await self._on_tick(message.partition)
+            else:
+                await self._on_input(event)
+
+    async def _on_input(self, event: EventT[bytes]) -> None:
+        message = event.message
+        wall = _utcnow()
+        part = self._partition(message.partition)
+        self._observe_position(part, message)
+        decoded = self._decode(message, wall)
+        if isinstance(decoded, Rejected):
+            await self._dead_letter(message, decoded, wall)
+            return
+        part.clock.observe(decoded.occurred_at)
+        clock = part.clock.now(wall, self.grace) or decoded.occurred_at
+        key = message.key or b""
+        state, emit_at = self._load(key)
+        new_state, outputs = self.tracker.apply(state, decoded, clock)
+        lag_s = (wall - decoded.occurred_at).total_seconds()
+        if new_state is state:
+            self.metrics.observe_event(decoded.type, "duplicate", lag_s)
+            return
+        await self._emit(outputs, wall)
+        self._store(part, message.partition, key, state, new_state, outputs, emit_at, wall)
+        self.metrics.observe_event(decoded.type, "ok", lag_s)
+
+    async def _on_tick(self, partition: int) -> None:
+        part = self.partitions.get(partition)
+        if part is None:
+            return
+        part.tick_sent_at = None
+        wall = _utcnow()
+        clock = part.clock.now(wall, self.grace)
+        if clock is None:
+            return
+        for ticket_id in part.index.pop_due(clock, limit=_TICK_BATCH):
+            key = ticket_id.encode()
+            state, emit_at = self._load(key)
+            if state is None:
+                continue
+            new_state, outputs = self.tracker.advance(state, clock)
+            await self._emit(outputs, wall)
+            self._store(part, partition, key, state, new_state, outputs, emit_at, wall)
+
+    # --- helpers of the agent -----------------------------------------------------------------
+
+    def _decode(self, message: Message, wall: datetime) -> InputEvent | Rejected:
+        value = message.value
+        if not isinstance(value, bytes | bytearray):
+            return Rejected("invalid_json", "value: the message has no value (a tombstone)")
+        decoded = decode_message(
+            message.key,
+            bytes(value),
+            tiers=self.tiers,
+            priorities=self.priorities,
+            max_bytes=MAX_MESSAGE_BYTES,
+        )
+        if not isinstance(decoded, Rejected) and decoded.occurred_at > wall + self.max_future:
+            return Rejected(
+                "invalid_event",
+                f"occurred_at: {decoded.occurred_at.isoformat()} is more than "
+                f"{self.settings.max_future_s}s in the future",
+            )
+        return decoded
+
+    async def _dead_letter(self, message: Message, rejected: Rejected, wall: datetime) -> None:
+        value = message.value if isinstance(message.value, bytes | bytearray) else b""
+        timestamp = datetime.fromtimestamp(message.timestamp, UTC) if message.timestamp else None
+        dead = DeadLetter(
+            reason=rejected.reason,
+            error=rejected.error,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            timestamp=timestamp,
+            key=message.key,
+            payload=bytes(value),
+        )
+        await self.dead_letters.send(
+            key=message.key, value=encode_dead_letter(dead, detected_at=wall)
+        )
+        self.metrics.observe_dead_letter(rejected.reason)
+        self.metrics.observe_event("unknown", "dead_letter")
+        log.warning(
+            "message.dead_lettered",
+            reason=rejected.reason,
+            error=rejected.error,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+        )
+
+    def _observe_position(self, part: _Partition, message: Message) -> None:
+        """Track whether this input partition is behind its end (CONTRACTS.md section 4)."""
+        highwater = self.app.consumer.highwater(TP(message.topic, message.partition))
+        behind = highwater is None or message.offset + 1 < highwater
+        if part.clock.caught_up == behind:  # state changes: tell metrics
+            part.clock.set_behind(message.topic, behind)
+            self.metrics.set_partition_caught_up(message.partition, part.clock.caught_up)
+        else:
+            part.clock.set_behind(message.topic, behind)
+
+    def _partition(self, partition: int) -> _Partition:
+        part = self.partitions.get(partition)
+        if part is None:
+            part = self.partitions[partition] = _Partition()
+        return part
+
+    def _load(self, key: bytes) -> tuple[TicketState | None, float | None]:
+        """Return the stored state of a ticket and when it last emitted (epoch seconds)."""
+        raw = self.table.get(key)
+        return (None, None) if raw is None else decode_state(raw)
+
+    def _store(
+        self,
+        part: _Partition,
+        partition: int,
+        key: bytes,
+        old: TicketState | None,
+        new: TicketState | None,
+        outputs: list[OutputEvent],
+        emit_at: float | None,
+        wall: datetime,
+    ) -> None:
+        """Persist the new state (or forget the ticket) and keep index and gauges in step."""
+        ticket_id = key.decode()
+        before: tuple[RunningTarget, ...] = () if old is None else old.running
+        if new is None:
+            self.table.pop(key, None)
+            part.index.set(ticket_id, None)
+            self.metrics.update_running(before, ())
+            return
+        if outputs:
+            emit_at = wall.timestamp()
+        self.table[key] = encode_state(new, partition=partition, emit_at=emit_at)
+        part.index.set(ticket_id, new.due_at)
+        if before != new.running:
+            self.metrics.update_running(before, new.running)
+
+    async def _emit(self, outputs: Iterable[OutputEvent], wall: datetime) -> None:
+        outputs = list(outputs)
+        for output in outputs:
+            if isinstance(output, TargetFulfilled):
+                continue
+            topic = self.targets[type(output)]
+            await topic.send(key=output.ticket_id.encode(), value=encode_output(output))
+            if isinstance(output, SlaBreached):
+                log.info(
+                    "sla.breached",
+                    ticket_id=output.ticket_id,
+                    target=output.target,
+                    tier=output.tier,
+                    priority=output.priority,
+                )
+        self.metrics.observe_outputs(outputs)
+
+    # --- timer, rebalance, recovery -------------------------------------------------------
+
+    async def _send_ticks(self) -> None:
+        """Queue a tick on every owned partition that has none in flight."""
+        self.timer_ran_at = time.monotonic()
+        self.metrics.timer_ran(_utcnow())
+        now = time.monotonic()
+        for tp in self.app.assignor.assigned_actives():
+            if tp.topic != self.tick_topic:
+                continue
+            part = self.partitions.get(tp.partition)
+            if part is None:
+                continue
+            if part.tick_sent_at is not None and now - part.tick_sent_at < _TICK_RESEND_S:
+                continue
+            part.tick_sent_at = now
+            await self.ticks.send(key=None, value=b"", partition=tp.partition)
+
+    async def _on_revoked(
+        self, sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any
+    ) -> None:
+        """Rebalance begins: forget the partitions; they are rebuilt after recovery."""
+        self.ready = False
+
+    async def _on_recover(self) -> None:
+        """Recovery done: rebuild clocks, indexes and gauges for the owned partitions."""
+        started = time.monotonic()
+        assigned = {
+            tp.partition
+            for tp in self.app.assignor.assigned_actives()
+            if tp.topic in self.settings.input_topics
+        }
+        partitions = {p: _Partition() for p in assigned}
+        running: list[RunningTarget] = []
+        recent: dict[int, list[tuple[float, bytes]]] = {p: [] for p in assigned}
+        for key in list(self.table.keys()):
+            raw = self.table.get(key)
+            if raw is None:
+                continue
+            summary = peek_state(raw)
+            part = partitions.get(summary.partition)
+            if part is None:
+                continue
+            part.index.set(key.decode(), summary.due_at)
+            running.extend(summary.running)
+            if summary.emit_at is not None:
+                recent[summary.partition].append((summary.emit_at, key))
+            await asyncio.sleep(0)  # keep /healthz answering during a long rebuild
+        await self._positions(partitions)
+        self.partitions = partitions
+        self.metrics.clear_partitions()
+        for p, part in partitions.items():
+            self.metrics.set_partition_caught_up(p, part.clock.caught_up)
+        self.metrics.reset_running(running)
+        reemitted = await self._reemit_recent(recent)
+        self.ready = bool(assigned)
+        log.info(
+            "partitions.recovered",
+            partitions=sorted(assigned),
+            tickets=sum(len(p.index) for p in partitions.values()),
+            reemitted=reemitted,
+            seconds=round(time.monotonic() - started, 3),
+        )
+
+    async def _positions(self, partitions: dict[int, _Partition]) -> None:
+        """Mark each input partition behind when it has messages left to read."""
+        tps = [TP(t, p) for t in self.settings.input_topics for p in partitions]
+        if not tps:
+            return
+        ends = await self.app.consumer.highwaters(*tps)
+        for tp in tps:
+            position = await self.app.consumer.position(tp)
+            end = ends.get(tp)
+            behind = end is not None and (position is None or position < end)
+            partitions[tp.partition].clock.set_behind(tp.topic, behind)
+
+    async def _reemit_recent(self, recent: dict[int, list[tuple[float, bytes]]]) -> int:
+        """Publish again the outputs emitted just before the last stop (same ids)."""
+        count = 0
+        now = _utcnow()
+        for entries in recent.values():
+            if not entries:
+                continue
+            newest = max(at for at, _ in entries)
+            for at, key in entries:
+                if at < newest - _REEMIT_WINDOW_S:
+                    continue
+                state, _ = self._load(key)
+                if state is None:
+                    continue
+                outputs = self.tracker.emitted_outputs(state, detected_at=now)
+                for output in outputs:
+                    if isinstance(output, TargetFulfilled):
+                        continue
+                    await self.targets[type(output)].send(
+                        key=output.ticket_id.encode(), value=encode_output(output)
+                    )
+                    count += 1
+        return count
+
+    # --- HTTP -------------------------------------------------------------------------------
+
+    def web_app(self) -> web.Application:
+        """Return the aiohttp application serving /metrics, /healthz and /readyz only."""
+        routes = web.RouteTableDef()
+
+        @routes.get("/metrics")
+        async def metrics(request: web.Request) -> web.Response:
+            body, content_type = self.metrics.render(request.headers.get("Accept"), _utcnow())
+            response = web.Response(body=body)
+            response.headers["Content-Type"] = content_type
+            return response
+
+        @routes.get("/healthz")
+        async def healthz(request: web.Request) -> web.Response:
+            stale_s = time.monotonic() - self.timer_ran_at
+            if self.ready and stale_s > _HEALTH_TICKS * self.settings.tick_interval_s:
+                return web.Response(status=503, text=f"deadline timer stalled {stale_s:.1f}s\n")
+            return web.Response(text="ok\n")
+
+        @routes.get("/readyz")
+        async def readyz(request: web.Request) -> web.Response:
+            if self.ready:
+                return web.Response(text="ready\n")
+            return web.Response(status=503, text="not ready: partitions not assigned/recovered\n")
+
+        application = web.Application()
+        application.add_routes(routes)
+        return application
+
+
+def _credentials(settings: Settings) -> Any:
+    """Return faust credentials for the configured Kafka security protocol."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    options = settings.kafka_client_options()
+    if protocol == "SSL":
+        return faust.SSLCredentials(options["ssl_context"])
+    return faust.SASLCredentials(
+        username=settings.kafka_sasl_username,
+        password=settings.kafka_sasl_password,
+        ssl_context=options.get("ssl_context"),
+        mechanism=settings.kafka_sasl_mechanism,
+    )
+
+
+def create_app(
+    settings: Settings, metrics: Metrics, *, policy: Policy, partitions: int
+) -> SlaWorker:
+    """Build the worker: faust app, topics, table, agent, timer and HTTP application."""
+    return SlaWorker(settings, metrics, policy=policy, partitions=partitions)
+
+
+class _Worker(faust.Worker):
+    """faust's worker, plus our HTTP server started first and stopped last."""
+
+    def __init__(self, sla: SlaWorker, **kwargs: Any) -> None:
+        super().__init__(sla.app, **kwargs)
+        self._sla = sla
+        self._runner: web.AppRunner | None = None
+
+    async def on_first_start(self) -> None:
+        """Serve /metrics, /healthz and /readyz before recovery starts."""
+        self._runner = web.AppRunner(self._sla.web_app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._sla.settings.web_host, self._sla.settings.web_port)
+        await site.start()
+        log.info(
+            "http.listening",
+            host=self._sla.settings.web_host,
+            port=self._sla.settings.web_port,
+        )
+        await super().on_first_start()
+
+    async def on_shutdown(self) -> None:
+        """Stop the HTTP server after the consumer and producer have stopped."""
+        await super().on_shutdown()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+def run_worker(settings: Settings, policy: Policy, partitions: int) -> None:
+    """Run the worker until SIGTERM or SIGINT; exits 0 after a clean shutdown."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    metrics = Metrics(policy)
+    sla = create_app(settings, metrics, policy=policy, partitions=partitions)
+    worker = _Worker(
+        sla,
+        loop=loop,
+        loglevel=settings.log_level.upper(),
+        override_logging=False,
+        redirect_stdouts=False,
+        quiet=True,
+    )
+    log.info(
+        "worker.starting",
+        app_id=settings.app_id,
+        policy=policy.name,
+        inputs=list(settings.input_topics),
+        partitions=partitions,
+        store=settings.store,
+    )
+    worker.execute_from_commandline()
