@@ -49,6 +49,7 @@ from worker.events import (
     SlaWarning,
     TargetFulfilled,
 )
+from worker.kafka_admin import DEAD_LETTER_MAX_BYTES
 from worker.logs import get_logger
 from worker.metrics import Metrics
 from worker.policy import Policy
@@ -120,6 +121,7 @@ class SlaWorker:
             consumer_auto_offset_reset="earliest",
             processing_guarantee="at_least_once",
             producer_acks=-1,
+            producer_max_request_size=DEAD_LETTER_MAX_BYTES,  # dead letters carry big inputs
             web_enabled=False,  # our own aiohttp server serves the three paths, no more
             web_tables_enabled=False,
             autodiscover=False,

@@ -19,6 +19,7 @@ from worker.errors import StartupError
 from worker.settings import Settings
 
 __all__ = [
+    "DEAD_LETTER_MAX_BYTES",
     "TopicStatus",
     "check_topics",
     "connect_admin",
@@ -31,6 +32,9 @@ __all__ = [
 CONNECT_TIMEOUT_S: Final = 30.0
 # Ticks are consumed within seconds; an hour of them is plenty to survive a restart.
 _TICK_RETENTION_MS: Final = 3_600_000
+# A dead letter carries the rejected message's exact bytes, JSON-escaped or in base64, so it
+# can be several times the size of the input; inputs of up to ~10 MiB fit in this.
+DEAD_LETTER_MAX_BYTES: Final = 64 * 1024 * 1024
 # Replicas for the topics we create: 3 where the cluster has that many brokers.
 _MAX_REPLICATION: Final = 3
 
@@ -120,7 +124,10 @@ async def create_topics(settings: Settings) -> list[TopicStatus]:
         counts = await _partition_counts(admin, names)
         replication = await _replication(admin)
         missing = [n for n in dict.fromkeys(names) if n not in counts]
-        configs = {tick_topic(settings): {"retention.ms": str(_TICK_RETENTION_MS)}}
+        configs = {
+            tick_topic(settings): {"retention.ms": str(_TICK_RETENTION_MS)},
+            settings.dead_letter_topic: {"max.message.bytes": str(DEAD_LETTER_MAX_BYTES)},
+        }
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # created concurrently
                 await admin.create_topics(
