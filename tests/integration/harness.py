@@ -113,6 +113,28 @@ class WorkerProcess:
             self.process.wait()
             pytest.fail(f"worker did not stop within {STOP_TIMEOUT_S}s:\n{self.log()}")
 
+    def metric(self, name: str, **labels: str) -> float | None:
+        """Return the value of one series on /metrics, or None when absent."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        _, body = self.http("/metrics")
+        for family in text_string_to_metric_families(body):
+            for sample in family.samples:
+                if sample.name == name and all(
+                    sample.labels.get(k) == v for k, v in labels.items()
+                ):
+                    return float(sample.value)
+        return None
+
+    async def wait_ticks(self, count: int = 2, timeout_s: float = 30.0) -> None:
+        """Wait until the deadline timer has run ``count`` more times after now."""
+        name = "sla_deadline_timer_last_run_timestamp_seconds"
+        async with asyncio.timeout(timeout_s):
+            for _ in range(count):
+                before = self.metric(name) or 0.0
+                while (self.metric(name) or 0.0) <= before:  # noqa: ASYNC110 - polling HTTP
+                    await asyncio.sleep(0.1)
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-6000:]
 
@@ -172,6 +194,21 @@ class Deployment:
             await asyncio.gather(*pending)
         finally:
             await producer.stop()
+
+    async def drain(self, topic: str, timeout_s: float = 30.0) -> list[dict[str, Any]]:
+        """Read everything an output topic holds now (to its current end)."""
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        probe = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None)
+        await probe.start()
+        try:
+            name = self.topics[topic]
+            partitions = range(int(self.env["SLA_PARTITIONS"]))
+            ends = await probe.end_offsets([TopicPartition(name, p) for p in partitions])
+        finally:
+            await probe.stop()
+        total = sum(ends.values())
+        return await self.read(topic, lambda rs: len(rs) >= total, timeout_s)
 
     async def read(
         self,
