@@ -437,7 +437,7 @@ def test_version_and_help() -> None:
     """--version prints the version; no arguments prints the help."""
     assert run("--version").stdout == "sla-worker, version 0.1.0\n"
     result = run()
-    assert "policy  Validate policy files" in result.output
+    assert re.search(r"^  policy +Validate policy files", result.output, re.MULTILINE)
 
 
 # --- as a process --------------------------------------------------------------------------
