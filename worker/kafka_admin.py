@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -27,9 +29,6 @@ __all__ = [
     "tick_topic",
 ]
 
-# How long start-up keeps trying to reach the broker before giving up with an error: long
-# enough to ride out a broker that starts alongside the worker, short enough to fail fast.
-CONNECT_TIMEOUT_S: Final = 30.0
 # Ticks are consumed within seconds; an hour of them is plenty to survive a restart.
 _TICK_RETENTION_MS: Final = 3_600_000
 # A dead letter carries the rejected message's exact bytes, JSON-escaped or in base64, so it
@@ -54,34 +53,49 @@ class TopicStatus:
 
 
 async def connect_admin(
-    settings: Settings, *, timeout_s: float = CONNECT_TIMEOUT_S
+    settings: Settings, *, timeout_s: float | None = None
 ) -> AIOKafkaAdminClient:
     """Return a started admin client, retrying until ``timeout_s``; StartupError after."""
+    timeout_s = settings.connect_timeout_s if timeout_s is None else timeout_s
     deadline = time.monotonic() + timeout_s
     last: Exception | None = None
-    while True:
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=settings.bootstrap,
-            client_id=f"{settings.app_id}-admin",
-            request_timeout_ms=max(1_000, int(min(timeout_s, 10.0) * 1000)),
-            **settings.kafka_client_options(),
-        )
-        try:
-            await admin.start()
-            await admin.list_topics()
-            return admin
-        except (KafkaError, OSError, ValueError) as error:
-            last = error
-            await _close(admin)
-            if _is_auth_failure(error):
+    # aiokafka logs every failed attempt; we report the outcome in one line instead.
+    with _quiet("aiokafka"):
+        while True:
+            admin = AIOKafkaAdminClient(
+                bootstrap_servers=settings.bootstrap,
+                client_id=f"{settings.app_id}-admin",
+                request_timeout_ms=max(1_000, int(min(timeout_s, 10.0) * 1000)),
+                **settings.kafka_client_options(),
+            )
+            try:
+                await admin.start()
+                await admin.list_topics()
+                return admin
+            except (KafkaError, OSError, ValueError) as error:
+                last = error
+                await _close(admin)
+                if _is_auth_failure(error):
+                    break
+            if time.monotonic() >= deadline:
                 break
-        if time.monotonic() >= deadline:
-            break
-        await asyncio.sleep(1.0)  # retry pace while the broker is unreachable
+            await asyncio.sleep(1.0)  # retry pace while the broker is unreachable
     reason = _describe(last)
     raise StartupError(
         f"cannot reach Kafka at {settings.bootstrap} ({settings.kafka_security_protocol}): {reason}"
     )
+
+
+@contextlib.contextmanager
+def _quiet(name: str) -> Iterator[None]:
+    """Silence a library's logger for the duration of a block."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _is_auth_failure(error: Exception) -> bool:

@@ -59,6 +59,9 @@ class Settings:
     retention_s: int = 7 * 86_400
     tick_interval_s: float = 0.25
     max_future_s: int = 86_400
+    # How long start-up keeps trying to reach the broker before a one-line error: long
+    # enough to ride out a broker starting alongside the worker, short enough to fail fast.
+    connect_timeout_s: int = 30
 
     def __post_init__(self) -> None:
         """Refuse an invalid combination with a one-line error naming the setting."""
@@ -173,9 +176,10 @@ ENV_NAMES: Final[dict[str, str]] = {
     "retention_s": "SLA_RETENTION",
     "tick_interval_s": "SLA_TICK_INTERVAL",
     "max_future_s": "SLA_MAX_FUTURE",
+    "connect_timeout_s": "SLA_CONNECT_TIMEOUT",
 }
 
-_DURATIONS: Final = {"grace_s", "retention_s", "max_future_s"}
+_DURATIONS: Final = {"grace_s", "retention_s", "max_future_s", "connect_timeout_s"}
 _INTS: Final = {"partitions", "web_port"}
 
 
