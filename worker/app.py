@@ -120,6 +120,11 @@ class SlaWorker:
             topic_disable_leader=True,
             consumer_auto_offset_reset="earliest",
             processing_guarantee="at_least_once",
+            # A worker that dies without leaving the group hands its partitions (and their
+            # deadlines) over after the session timeout: 10 s rather than faust's 60 s.
+            broker_session_timeout=10.0,
+            broker_heartbeat_interval=1.0,
+            broker_rebalance_timeout=30.0,
             producer_acks=-1,
             producer_max_request_size=DEAD_LETTER_MAX_BYTES,  # dead letters carry big inputs
             web_enabled=False,  # our own aiohttp server serves the three paths, no more
@@ -146,6 +151,7 @@ class SlaWorker:
         self.app.agent(self.source, name="sla-tracker", concurrency=1)(self._process)
         self.app.timer(settings.tick_interval_s)(self._send_ticks)
         self.app.on_partitions_revoked.connect(self._on_revoked)
+        self.app.on_partitions_assigned.connect(self._on_assigned)
 
     # --- the agent --------------------------------------------------------------------------
 
@@ -331,8 +337,19 @@ class SlaWorker:
     async def _on_revoked(
         self, sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any
     ) -> None:
-        """Rebalance begins: forget the partitions; they are rebuilt after recovery."""
+        """Rebalance begins: not ready until the partitions are rebuilt after recovery."""
         self.ready = False
+        log.info("partitions.revoked")
+
+    async def _on_assigned(
+        self, sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any
+    ) -> None:
+        """Log each new assignment (recovery follows before consumption resumes)."""
+        assigned = args[0] if args else kwargs.get("assigned", set())
+        log.info(
+            "partitions.assigned",
+            partitions=sorted({tp.partition for tp in assigned if tp.topic == self.tick_topic}),
+        )
 
     async def _on_recover(self) -> None:
         """Recovery done: rebuild clocks, indexes and gauges for the owned partitions."""
@@ -490,6 +507,7 @@ class _Worker(faust.Worker):
         await super().on_shutdown()
         if self._runner is not None:
             await self._runner.cleanup()
+        log.info("worker.stopped")
 
 
 def run_worker(settings: Settings, policy: Policy, partitions: int) -> None:

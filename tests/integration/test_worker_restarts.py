@@ -70,7 +70,8 @@ async def test_second_worker_takes_over_deadlines_of_a_stopped_one(
     # after the second joined, the group rebalanced: both own some partitions, none twice
     await first.wait_ready()
     a, b = await owned(first), await owned(second)
-    assert a and b
+    assert a
+    assert b
     assert not a & b
     assert a | b == set(range(partitions))
 
