@@ -618,3 +618,445 @@ def topics_create(
     for status in asyncio.run(create_topics(settings)):
         verb = "created" if status.created else "exists "
         click.echo(f"{verb}  {status.name}  ({status.partitions} partitions)")
+
+
+# --- sla-worker produce --------------------------------------------------------------------
+
+# A refused file lists at most this many bad lines, then says how many more there are:
+# enough to see every kind of mistake, short enough not to bury the message.
+_INVALID_SHOWN = 100
+
+
+def _progress() -> Any:
+    """Return a rich progress bar on stderr (rendered only on a terminal)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+    )
+
+
+def _counts(counter: Any) -> str:
+    """Return ``ticket.created 3, ticket.responded 2`` in the order of the input types."""
+    from worker.loadgen import EVENT_TYPES
+
+    return ", ".join(f"{kind} {counter[kind]:,}" for kind in EVENT_TYPES if counter[kind])
+
+
+def _rate(count: int, seconds: float) -> str:
+    return f"{count / seconds:,.0f} events/s" if seconds > 0 else "-"
+
+
+@main.command()
+@_kafka_options
+@click.argument(
+    "events",
+    type=click.Path(exists=True, dir_okay=False, readable=True),
+    metavar="EVENTS.jsonl",
+)
+@click.option("--topic", help="Topic to publish to [default: the first input topic].")
+@click.option(
+    "--skip-invalid",
+    is_flag=True,
+    help="Send the valid lines and skip the invalid ones, instead of refusing the file.",
+)
+def produce(
+    broker: str | None,
+    app_id: str | None,
+    policy: str | None,
+    input_topics: str | None,
+    partitions: int | None,
+    events: str,
+    topic: str | None,
+    skip_invalid: bool,
+) -> None:
+    """Publish EVENTS.jsonl to the input topic, keyed by ticket id, with a progress bar.
+
+    Every line is checked first (the codec's rules, and with --policy the policy's tiers
+    and priorities); a file with invalid lines is refused with each listed (exit code 1),
+    unless --skip-invalid. Each line is sent as its exact bytes, keyed by its ticket_id.
+    """
+    import asyncio
+    import time
+    from collections import Counter
+    from collections.abc import Iterable
+
+    from worker.producer import Line, open_publisher, read_lines
+
+    settings = _settings(
+        broker=broker,
+        app_id=app_id,
+        input_topics=_split_topics(input_topics),
+        partitions=partitions,
+    )
+    target_topic = topic or settings.input_topics[0]
+    tiers: frozenset[str] | None = None
+    priorities: frozenset[str] | None = None
+    if policy is not None:  # the flag only: without it, lines are checked by the codec alone
+        from worker.policy_file import load_policy
+
+        loaded = load_policy(policy)
+        tiers, priorities = frozenset(loaded.tiers), frozenset(loaded.priorities)
+
+    valid = 0
+    invalid = []
+    with open(events, "rb") as lines:
+        for line in read_lines(lines, tiers=tiers, priorities=priorities):
+            if line.problem is None:
+                valid += 1
+            else:
+                invalid.append(line.problem)
+    for bad in invalid[:_INVALID_SHOWN]:
+        click.echo(f"line {bad.line}: {bad.reason}: {bad.error}", err=True)
+    if len(invalid) > _INVALID_SHOWN:
+        click.echo(f"... and {len(invalid) - _INVALID_SHOWN:,} more invalid lines", err=True)
+    if invalid and not skip_invalid:
+        total = valid + len(invalid)
+        raise click.ClickException(
+            f"{events}: {len(invalid):,} of {total:,} lines are invalid; nothing was sent "
+            f"(fix them, or send the {valid:,} valid ones with --skip-invalid)"
+        )
+    if not valid:
+        click.echo(f"nothing to send: {events} holds no valid event")
+        return
+
+    sent: Counter[str] = Counter()
+
+    async def publish(lines: Iterable[Line]) -> tuple[int, float]:
+        async with open_publisher(settings, target_topic) as publisher:
+            started = time.monotonic()
+            with _progress() as progress:
+                task = progress.add_task(f"producing to {target_topic}", total=valid)
+                publisher.on_ack(lambda acked: progress.update(task, completed=acked))
+                for line in lines:
+                    if line.event is None:
+                        continue
+                    await publisher.send(line.event.ticket_id.encode(), line.value)
+                    sent[line.event.type] += 1
+                await publisher.flush()
+            return publisher.partitions, time.monotonic() - started
+
+    with open(events, "rb") as file:
+        checked = read_lines(file, tiers=tiers, priorities=priorities)
+        topic_partitions, elapsed = asyncio.run(publish(checked))
+    count = sum(sent.values())
+    skipped = f"; skipped {len(invalid):,} invalid lines" if invalid else ""
+    click.echo(
+        f"sent {count:,} events from {events} to {target_topic} ({topic_partitions} partitions) "
+        f"in {elapsed:.1f}s ({_rate(count, elapsed)}){skipped}"
+    )
+    click.echo(f"  {_counts(sent)}")
+
+
+# --- sla-worker loadgen --------------------------------------------------------------------
+
+
+def _share(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    """Read a share as ``20%`` or ``0.2``."""
+    text = value.strip()
+    try:
+        share = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a share such as 20% or 0.2", ctx, param
+        ) from None
+    if not 0.0 <= share <= 1.0:
+        raise click.BadParameter(f"{value!r} is not between 0% and 100%", ctx, param)
+    return share
+
+
+def _duration_option(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    from worker.durations import parse_duration
+    from worker.errors import DurationError
+
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except DurationError as error:
+        raise click.BadParameter(str(error), ctx, param) from None
+
+
+def _weights_option(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> dict[str, float] | None:
+    """Read ``gold=3,silver=1`` (a missing ``=weight`` is 1)."""
+    if value is None:
+        return None
+    weights: dict[str, float] = {}
+    for part in value.split(","):
+        name, _, weight = part.strip().partition("=")
+        try:
+            weights[name.strip()] = float(weight) if weight else 1.0
+        except ValueError:
+            raise click.BadParameter(
+                f"{part!r} is not NAME or NAME=WEIGHT (e.g. gold=3,silver=1)", ctx, param
+            ) from None
+        if not name.strip() or weights[name.strip()] < 0:
+            raise click.BadParameter(
+                f"{part!r} is not NAME or NAME=WEIGHT with a weight >= 0", ctx, param
+            )
+    return weights
+
+
+@main.command()
+@_kafka_options
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=2.0,
+    show_default=True,
+    help="Tickets created per second (each brings about 3 to 4 events).",
+)
+@click.option("--tickets", type=click.IntRange(min=0), help="Create this many tickets, then stop.")
+@click.option(
+    "--duration",
+    metavar="DURATION",
+    callback=_duration_option,
+    help="Create tickets for this long (e.g. 30s, 10m) [default: until stopped].",
+)
+@click.option(
+    "--late",
+    metavar="SHARE",
+    default="20%",
+    show_default=True,
+    callback=_share,
+    help="Share of tickets first answered after their deadline.",
+)
+@click.option(
+    "--never",
+    metavar="SHARE",
+    default="5%",
+    show_default=True,
+    callback=_share,
+    help="Share of tickets never answered (nor resolved).",
+)
+@click.option(
+    "--updates",
+    metavar="SHARE",
+    default="10%",
+    show_default=True,
+    callback=_share,
+    help="Share of tickets whose priority changes before the first response.",
+)
+@click.option(
+    "--pauses",
+    metavar="SHARE",
+    default="10%",
+    show_default=True,
+    callback=_share,
+    help="Share of answered tickets paused (waiting on the customer) once.",
+)
+@click.option(
+    "--reopens",
+    metavar="SHARE",
+    default="5%",
+    show_default=True,
+    callback=_share,
+    help="Share of answered tickets reopened once after resolution.",
+)
+@click.option(
+    "--tiers",
+    "tier_weights",
+    metavar="NAME=W,...",
+    callback=_weights_option,
+    help="Tier weights, e.g. gold=1,silver=3,free=6 [default: uniform over the policy's].",
+)
+@click.option(
+    "--priorities",
+    "priority_weights",
+    metavar="NAME=W,...",
+    callback=_weights_option,
+    help="Priority weights, e.g. P1=1,P2=3,P3=6 [default: uniform over the policy's].",
+)
+@click.option(
+    "--spread",
+    metavar="DURATION",
+    default="5m",
+    show_default=True,
+    callback=_duration_option,
+    help="Response and resolution times of targets without a deadline are within this.",
+)
+@click.option("--seed", type=int, help="Random seed: the same seed gives the same traffic.")
+@click.option("--prefix", help="Ticket id prefix [default: T-<seed>-].")
+@click.option(
+    "--backdate",
+    metavar="DURATION",
+    callback=_duration_option,
+    help="Start this long ago: past events are sent at once (history), later ones when due.",
+)
+@click.option(
+    "--start",
+    metavar="TS",
+    callback=_until_option,
+    help="Start at this instant (RFC 3339, or 'now') instead; with --out, a reproducible log.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, allow_dash=True),
+    metavar="FILE.jsonl",
+    help="Write the events to this JSON-lines file ('-': stdout) instead of Kafka, at once.",
+)
+@click.option(
+    "--produce",
+    "also_produce",
+    is_flag=True,
+    help="With --out: produce to Kafka as well, in real time, and write what was sent.",
+)
+@click.option("--topic", help="Topic to produce to [default: the first input topic].")
+def loadgen(
+    broker: str | None,
+    app_id: str | None,
+    policy: str | None,
+    input_topics: str | None,
+    partitions: int | None,
+    rate: float,
+    tickets: int | None,
+    duration: int | None,
+    late: float,
+    never: float,
+    updates: float,
+    pauses: float,
+    reopens: float,
+    tier_weights: dict[str, float] | None,
+    priority_weights: dict[str, float] | None,
+    spread: int,
+    seed: int | None,
+    prefix: str | None,
+    backdate: int | None,
+    start: datetime | None,
+    out: str | None,
+    also_produce: bool,
+    topic: str | None,
+) -> None:
+    """Generate synthetic ticket traffic from the policy's tiers and priorities.
+
+    Tickets arrive at --rate per second (Poisson); each is created, maybe escalated,
+    answered on time, late (after its first-response deadline) or never, maybe paused,
+    resolved and reopened. Events carry real times and go to Kafka when due, so warnings
+    and breaches happen live; events already in the past (--backdate) go at once. Ctrl-C
+    stops, printing what was sent. The traffic is a pure function of the options and --seed.
+    """
+    import asyncio
+    import contextlib
+    import secrets
+    import sys
+    import time
+
+    from rich.console import Console
+
+    from worker.loadgen import LoadProfile, plan_tickets, send_traffic
+    from worker.policy_file import load_policy
+
+    if backdate is not None and start is not None:
+        raise click.UsageError("give --backdate or --start, not both")
+    if also_produce and out is None:
+        raise click.UsageError("--produce goes with --out (without --out, loadgen produces)")
+    to_kafka = out is None or also_produce
+    if not to_kafka and tickets is None and duration is None:
+        raise click.UsageError("--out needs --tickets or --duration (or --produce)")
+    settings = _settings(
+        broker=broker,
+        app_id=app_id,
+        policy=policy,
+        input_topics=_split_topics(input_topics),
+        partitions=partitions,
+    )
+    loaded = load_policy(settings.policy)
+    chosen_seed = secrets.randbelow(10_000) if seed is None else seed
+    try:
+        profile = LoadProfile(
+            rate=rate,
+            tickets=tickets,
+            duration_s=duration,
+            seed=chosen_seed,
+            late=late,
+            never=never,
+            updates=updates,
+            pauses=pauses,
+            reopens=reopens,
+            tier_weights=tier_weights,
+            priority_weights=priority_weights,
+            spread_s=spread,
+            prefix=prefix,
+        )
+        began = start or datetime.now(UTC) - timedelta(seconds=backdate or 0)
+        plans = plan_tickets(loaded, profile, began)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    target_topic = topic or settings.input_topics[0]
+    stdout_log = out == "-"
+    clock = time.monotonic()
+    with contextlib.ExitStack() as files:
+        sink = None
+        if out is not None:
+            sink = sys.stdout.buffer if stdout_log else files.enter_context(open(out, "wb"))
+        stats, stopped = asyncio.run(
+            send_traffic(
+                plans,
+                settings=settings if to_kafka else None,
+                topic=target_topic,
+                out=sink,
+                realtime=to_kafka,
+                total_tickets=tickets,
+                console=Console(stderr=True),
+            )
+        )
+    elapsed = time.monotonic() - clock
+    where = " and ".join(
+        [*([target_topic] if to_kafka else []), *([out] if out is not None else [])]
+    )
+    report = [
+        f"loadgen: {stats.tickets:,} tickets, {stats.events:,} events to {where} in "
+        f"{elapsed:.1f}s ({_rate(stats.events, elapsed)})" + (", stopped" if stopped else ""),
+        f"  {_counts(stats.sent) or 'no events'}",
+        f"  expected first responses: {stats.fates['on_time']:,} on time, "
+        f"{stats.fates['late']:,} late (breach), {stats.fates['never']:,} never (breach), "
+        f"{stats.fates['unmeasured']:,} without a deadline",
+    ]
+    if stats.unsent:
+        report.append(
+            f"  {stats.unsent:,} follow-up events of these tickets not sent (not yet due)"
+        )
+    report.append(
+        f"  policy {loaded.name}, seed {chosen_seed}, ticket ids {profile.ticket_prefix}NNNNN"
+    )
+    click.echo("\n".join(report), err=stdout_log)
+
+
+# --- sla-worker feed (internal: the live console of `make run`) ----------------------------
+
+
+@main.command(hidden=True)
+@_kafka_options
+@click.option("--from-beginning", is_flag=True, help="Show what the topics already hold too.")
+def feed(
+    broker: str | None,
+    app_id: str | None,
+    policy: str | None,
+    input_topics: str | None,
+    partitions: int | None,
+    from_beginning: bool,
+) -> None:
+    """Print warnings and breaches as they are published, and outcomes every few seconds."""
+    import asyncio
+
+    from worker.feed import run_feed
+
+    settings = _settings(broker=broker, app_id=app_id)
+    stats = asyncio.run(run_feed(settings, from_beginning=from_beginning))
+    click.echo(stats.summary(), err=True)
