@@ -49,7 +49,7 @@ from worker.events import (
     SlaWarning,
     TargetFulfilled,
 )
-from worker.kafka_admin import DEAD_LETTER_MAX_BYTES
+from worker.kafka_admin import DEAD_LETTER_MAX_BYTES, connect_admin
 from worker.logs import get_logger
 from worker.metrics import Metrics
 from worker.policy import Policy
@@ -108,6 +108,8 @@ class SlaWorker:
         self.partitions: dict[int, _Partition] = {}
         self.ready = False
         self.timer_ran_at = time.monotonic()
+        self._admin: Any = None
+        self._probe: Any = None
 
         self.app = faust.App(
             settings.app_id,
@@ -392,16 +394,60 @@ class SlaWorker:
         )
 
     async def _positions(self, partitions: dict[int, _Partition]) -> None:
-        """Mark each input partition behind when it has messages left to read."""
+        """Mark each input partition behind when it has messages left to process.
+
+        What is left is measured from the group's committed offset (where consumption
+        resumes), not the fetcher's position, which may already be past messages that were
+        fetched but not yet processed.
+        """
         tps = [TP(t, p) for t in self.settings.input_topics for p in partitions]
         if not tps:
             return
-        ends = await self.app.consumer.highwaters(*tps)
+        # A probe of our own: the consumer's requests queue behind its long fetch polls.
+        if self._probe is None:
+            from aiokafka import AIOKafkaConsumer
+
+            self._probe = AIOKafkaConsumer(
+                bootstrap_servers=self.settings.bootstrap,
+                group_id=None,
+                **self.settings.kafka_client_options(),
+            )
+            await self._probe.start()
+        ends = {_tp(k): v for k, v in (await self._probe.end_offsets(tps)).items()}
+        earliest = {_tp(k): v for k, v in (await self._probe.beginning_offsets(tps)).items()}
+        committed = await self._committed(tps)
         for tp in tps:
-            position = await self.app.consumer.position(tp)
             end = ends.get(tp)
-            behind = end is not None and (position is None or position < end)
+            first = earliest.get(tp) or 0
+            start = committed.get(tp)
+            if start is None or start <= first:
+                # Nothing committed past the start: faust's seek to the committed offset
+                # is a no-op at offset 0, and what it fetched while recovering would be
+                # skipped. Rewind explicitly (a crash before the first commit loses nothing).
+                start = first
+                await self.app.consumer.seek(tp, first)
+            behind = end is not None and start < end
             partitions[tp.partition].clock.set_behind(tp.topic, behind)
+
+    async def _committed(self, tps: list[TP]) -> dict[TP, int]:
+        """Return the consumer group's committed offsets of ``tps`` (-1 where none)."""
+        from aiokafka.structs import TopicPartition
+
+        if self._admin is None:
+            self._admin = await connect_admin(self.settings)
+        offsets = await self._admin.list_consumer_group_offsets(
+            self.settings.app_id, partitions=[TopicPartition(tp.topic, tp.partition) for tp in tps]
+        )
+        return {TP(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items()}
+
+    async def close(self) -> None:
+        """Release the admin and probe connections."""
+        if self._admin is not None:
+            await self._admin.close()
+            self._admin = None
+        if self._probe is not None:
+            await self._probe.stop()
+            self._probe = None
 
     async def _reemit_recent(self, recent: dict[int, list[tuple[float, bytes]]]) -> int:
         """Publish again the outputs emitted just before the last stop (same ids)."""
@@ -458,6 +504,11 @@ class SlaWorker:
         return application
 
 
+def _tp(tp: Any) -> TP:
+    """Return faust's TP for an aiokafka TopicPartition."""
+    return TP(tp.topic, tp.partition)
+
+
 def _credentials(settings: Settings) -> Any:
     """Return faust credentials for the configured Kafka security protocol."""
     protocol = settings.kafka_security_protocol
@@ -505,6 +556,7 @@ class _Worker(faust.Worker):
     async def on_shutdown(self) -> None:
         """Stop the HTTP server after the consumer and producer have stopped."""
         await super().on_shutdown()
+        await self._sla.close()
         if self._runner is not None:
             await self._runner.cleanup()
         log.info("worker.stopped")

@@ -54,8 +54,8 @@ def configure_logging(fmt: str = "json", level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)
-    for name, quiet in _QUIET.items():
-        logging.getLogger(name).setLevel(max(quiet, numeric))
+    for name, quiet in _QUIET.items():  # at debug level, the libraries speak too
+        logging.getLogger(name).setLevel(numeric if level == "debug" else max(quiet, numeric))
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
