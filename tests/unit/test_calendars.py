@@ -960,3 +960,13 @@ def test_random_calendars_match_the_reference(
     assert calendar.elapsed(start, deadline, pauses) == budget
     end = start.astimezone(UTC) + budget * 2
     assert calendar.elapsed(start, end, pauses) == reference_elapsed(spec, start, end, pauses)
+
+
+def test_spans_skip_a_repeated_hour_while_closed() -> None:
+    """Spans over a fall-back night, closed while the clocks repeat an hour, count nothing then."""
+    berlin = BusinessCalendar("night", "Europe/Berlin", {6: [(3 * 3600, 4 * 3600)]})
+    start = datetime(2026, 10, 24, 22, 0, tzinfo=UTC)  # Sunday 00:00 CEST
+    end = datetime(2026, 10, 25, 4, 0, tzinfo=UTC)  # Sunday 05:00 CET
+    assert list(berlin.spans(start, end)) == [
+        (datetime(2026, 10, 25, 2, 0, tzinfo=UTC), datetime(2026, 10, 25, 3, 0, tzinfo=UTC))
+    ]

@@ -930,3 +930,12 @@ def test_load_policy_lists_problems_without_a_line_first(tmp_path: Path) -> None
             "unknown commitment 'maybe' (choose one of sla, slo, none) (line 5)",
         ),
     ]
+
+
+def test_format_duration_refuses_negative_seconds() -> None:
+    """A negative duration has no text form."""
+    from worker.durations import format_duration
+    from worker.errors import DurationError
+
+    with pytest.raises(DurationError, match="must not be negative"):
+        format_duration(-1)
