@@ -73,6 +73,8 @@ _TICK_RESEND_S: Final = 30.0
 # faust's commit interval (2.8 s by default; the producer is flushed before each commit)
 # with a wide margin.
 _REEMIT_WINDOW_S: Final = 60.0
+# A rebuild of a million tickets takes seconds: yield to the HTTP server this often.
+_REBUILD_YIELD_EVERY: Final = 1_000
 # /healthz fails when the deadline timer has not run for this many tick intervals.
 _HEALTH_TICKS: Final = 20
 
@@ -364,7 +366,8 @@ class SlaWorker:
         partitions = {p: _Partition() for p in assigned}
         running: list[RunningTarget] = []
         recent: dict[int, list[tuple[float, bytes]]] = {p: [] for p in assigned}
-        for key in list(self.table.keys()):
+        newest: dict[int, float] = {}
+        for count, key in enumerate(list(self.table.keys()), start=1):  # awaits below
             raw = self.table.get(key)
             if raw is None:
                 continue
@@ -375,8 +378,12 @@ class SlaWorker:
             part.index.set(key.decode(), summary.due_at)
             running.extend(summary.running)
             if summary.emit_at is not None:
-                recent[summary.partition].append((summary.emit_at, key))
-            await asyncio.sleep(0)  # keep /healthz answering during a long rebuild
+                p = summary.partition
+                newest[p] = max(newest.get(p, summary.emit_at), summary.emit_at)
+                if summary.emit_at >= newest[p] - _REEMIT_WINDOW_S:
+                    recent[p].append((summary.emit_at, key))
+            if count % _REBUILD_YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # keep /healthz and /metrics answering meanwhile
         await self._positions(partitions)
         self.partitions = partitions
         self.metrics.clear_partitions()
