@@ -9,13 +9,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
+import ssl
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    IllegalSaslStateError,
+    KafkaConnectionError,
+    KafkaError,
+    SaslAuthenticationFailed,
+    TopicAlreadyExistsError,
+    UnsupportedSaslMechanismError,
+)
 
 from worker.errors import StartupError
 from worker.settings import Settings
@@ -25,7 +34,9 @@ __all__ = [
     "TopicStatus",
     "check_topics",
     "connect_admin",
+    "connection_cause",
     "create_topics",
+    "security_refusal",
     "tick_topic",
 ]
 
@@ -55,9 +66,15 @@ class TopicStatus:
 async def connect_admin(
     settings: Settings, *, timeout_s: float | None = None
 ) -> AIOKafkaAdminClient:
-    """Return a started admin client, retrying until ``timeout_s``; StartupError after."""
+    """Return a started admin client, retrying until ``timeout_s``; StartupError after.
+
+    A refused login, SASL mechanism or TLS certificate ends the retries at once: waiting
+    does not fix a setting. The error says which, e.g. ``authentication failed for user
+    alice (SCRAM-SHA-512)``.
+    """
     timeout_s = settings.connect_timeout_s if timeout_s is None else timeout_s
     deadline = time.monotonic() + timeout_s
+    request_timeout_s = max(1.0, min(timeout_s, 10.0))
     last: Exception | None = None
     # aiokafka logs every failed attempt; we report the outcome in one line instead.
     with _quiet("aiokafka"):
@@ -65,7 +82,7 @@ async def connect_admin(
             admin = AIOKafkaAdminClient(
                 bootstrap_servers=settings.bootstrap,
                 client_id=f"{settings.app_id}-admin",
-                request_timeout_ms=max(1_000, int(min(timeout_s, 10.0) * 1000)),
+                request_timeout_ms=int(request_timeout_s * 1000),
                 **settings.kafka_client_options(),
             )
             try:
@@ -75,15 +92,52 @@ async def connect_admin(
             except (KafkaError, OSError, ValueError) as error:
                 last = error
                 await _close(admin)
-                if _is_auth_failure(error):
-                    break
+                if isinstance(error, KafkaConnectionError):
+                    left_s = max(0.5, min(request_timeout_s, deadline - time.monotonic()))
+                    last = await connection_cause(settings, left_s) or error
+                refusal = security_refusal(settings, last)
+                if refusal is not None:
+                    raise refusal from None
             if time.monotonic() >= deadline:
                 break
             await asyncio.sleep(1.0)  # retry pace while the broker is unreachable
-    reason = _describe(last)
+    reason = _describe(settings, last)
     raise StartupError(
         f"cannot reach Kafka at {settings.bootstrap} ({settings.kafka_security_protocol}): {reason}"
     )
+
+
+async def connection_cause(settings: Settings, timeout_s: float) -> Exception | None:
+    """Connect to each bootstrap broker ourselves and return why it fails; None if one works.
+
+    For a client whose start failed with aiokafka's ``KafkaConnectionError``: its bootstrap
+    reports only "Unable to bootstrap", the real cause (a refused login, a certificate, a
+    reset connection) is logged, not raised. A failure that says what to fix (security) wins
+    over one that does not (a broker down).
+    """
+    from aiokafka.conn import collect_hosts, create_conn
+    from aiokafka.protocol.metadata import MetadataRequest
+
+    errors: list[Exception] = []
+    for host, port, _ in collect_hosts(settings.bootstrap, randomize=False):
+        try:
+            async with asyncio.timeout(timeout_s):
+                conn = await create_conn(
+                    host,
+                    port,
+                    client_id=f"{settings.app_id}-admin",
+                    request_timeout_ms=int(timeout_s * 1000),
+                    **settings.kafka_client_options(),
+                )
+                try:
+                    await conn.send(MetadataRequest([]))
+                finally:
+                    conn.close()
+        except (KafkaError, OSError, TimeoutError) as error:
+            errors.append(error)
+        else:
+            return None
+    return next((e for e in errors if _is_security_failure(e)), errors[0] if errors else None)
 
 
 @contextlib.contextmanager
@@ -98,15 +152,87 @@ def _quiet(name: str) -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _is_auth_failure(error: Exception) -> bool:
-    name = type(error).__name__.lower()
-    return "auth" in name or "sasl" in name or "ssl" in name
+def _is_security_failure(error: BaseException | None) -> bool:
+    """Whether the broker answered but refused our login, mechanism or TLS handshake."""
+    refusals = (
+        SaslAuthenticationFailed,
+        UnsupportedSaslMechanismError,
+        IllegalSaslStateError,
+        ssl.SSLError,
+    )
+    return isinstance(error, refusals)
 
 
-def _describe(error: Exception | None) -> str:
+def security_refusal(settings: Settings, error: BaseException | None) -> StartupError | None:
+    """Return the error to raise when the broker refused our login or TLS; None otherwise.
+
+    Such a refusal ends the retries at once: waiting does not fix a setting. The message is
+    one line naming the problem and the setting to check, e.g. ``... refused the
+    connection: authentication failed for user alice (SCRAM-SHA-512): ...``.
+    """
+    if not _is_security_failure(error):
+        return None
+    return StartupError(
+        f"Kafka at {settings.bootstrap} ({settings.kafka_security_protocol}) refused the "
+        f"connection: {_describe_refusal(settings, error)}"
+    )
+
+
+def _describe_refusal(settings: Settings, error: BaseException | None) -> str:
+    """Return what a refused connection means and which setting to check."""
+    mechanism = settings.kafka_sasl_mechanism
+    if isinstance(error, SaslAuthenticationFailed):
+        said = re.sub(r"^\[Error -?[0-9]+\] \w+: ", "", _first_line(error))
+        return (
+            f"authentication failed for user {settings.kafka_sasl_username} ({mechanism}): "
+            f"{said or 'invalid credentials'} (check SLA_KAFKA_SASL_USERNAME and "
+            "SLA_KAFKA_SASL_PASSWORD)"
+        )
+    if isinstance(error, UnsupportedSaslMechanismError):
+        return (
+            f"the listener does not enable SASL mechanism {mechanism} "
+            "(check SLA_KAFKA_SASL_MECHANISM)"
+        )
+    if isinstance(error, IllegalSaslStateError):
+        return (
+            "the listener does not use SASL (check SLA_KAFKA_SECURITY_PROTOCOL and the port "
+            "in SLA_BROKER)"
+        )
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return (
+            f"the broker's TLS certificate was not accepted: {error.verify_message} "
+            "(set SLA_KAFKA_SSL_CAFILE to the CA that signed it; the certificate must name "
+            "the host in SLA_BROKER)"
+        )
+    if isinstance(error, ssl.SSLError):
+        return (
+            f"the TLS handshake failed: {error.reason or _first_line(error)} (does this "
+            "listener use TLS? check SLA_KAFKA_SECURITY_PROTOCOL)"
+        )
+    return _first_line(error) if error is not None else "no answer"
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def _describe(settings: Settings, error: Exception | None) -> str:
     if error is None:
         return "no answer"
-    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    if isinstance(error, ConnectionResetError) or (
+        isinstance(error, KafkaConnectionError) and str(error).endswith(" closed")
+    ):
+        # A listener of another protocol drops the connection on our first bytes.
+        return (
+            "the broker closed the connection (does SLA_KAFKA_SECURITY_PROTOCOL="
+            f"{settings.kafka_security_protocol} match this listener?)"
+        )
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused (is the broker running, and is this its address?)"
+    if isinstance(error, TimeoutError):
+        return "no answer in time"
+    text = _first_line(error)
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 

@@ -27,6 +27,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 from worker.codec import Rejected, check_references, decode_event
 from worker.errors import SlaWorkerError, StartupError
 from worker.events import InputEvent
+from worker.kafka_admin import connection_cause, security_refusal
 from worker.settings import Settings
 from worker.simulate import InvalidLine
 
@@ -122,11 +123,6 @@ def _quiet_client_logs() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _is_auth_failure(error: BaseException) -> bool:
-    name = type(error).__name__.lower()
-    return "auth" in name or "sasl" in name or "ssl" in name
-
-
 async def _start(settings: Settings, timeout_s: float) -> AIOKafkaProducer:
     """Return a started producer, retrying until ``timeout_s``; StartupError after."""
     deadline = time.monotonic() + timeout_s
@@ -152,8 +148,14 @@ async def _start(settings: Settings, timeout_s: float) -> AIOKafkaProducer:
             last = error
             with contextlib.suppress(Exception):  # a producer that never fully started
                 await producer.stop()
-            if _is_auth_failure(error):
-                break
+            cause: BaseException = error
+            if isinstance(error, KafkaConnectionError):  # aiokafka hides why: ask ourselves
+                left_s = max(0.5, min(30.0, deadline - time.monotonic()))
+                with _quiet_client_logs():
+                    cause = await connection_cause(settings, left_s) or error
+            refusal = security_refusal(settings, cause)
+            if refusal is not None:
+                raise refusal from None
         if time.monotonic() >= deadline:
             break
         await asyncio.sleep(1.0)  # retry pace while the broker is unreachable

@@ -94,8 +94,18 @@ class Settings:
                 "SLA_KAFKA_SASL_MECHANISM must be one of "
                 f"{', '.join(_SASL_MECHANISMS)}, not {self.kafka_sasl_mechanism!r}"
             )
-        if self.kafka_security_protocol.startswith("SASL") and not self.kafka_sasl_username:
-            problems.append("SLA_KAFKA_SASL_USERNAME is required with SASL")
+        if self.kafka_security_protocol.startswith("SASL"):
+            if not self.kafka_sasl_username:
+                problems.append("SLA_KAFKA_SASL_USERNAME is required with SASL")
+            if not self.kafka_sasl_password:
+                problems.append("SLA_KAFKA_SASL_PASSWORD is required with SASL")
+        if self.kafka_ssl_cafile and "SSL" not in self.kafka_security_protocol:
+            # A CA file without TLS is a forgotten protocol, not a harmless extra: without
+            # this, SASL PLAIN would send the password in the clear.
+            problems.append(
+                "SLA_KAFKA_SSL_CAFILE is set but SLA_KAFKA_SECURITY_PROTOCOL="
+                f"{self.kafka_security_protocol} uses no TLS (SSL or SASL_SSL do)"
+            )
         if problems:
             raise SettingsError("; ".join(problems))
 
@@ -112,12 +122,30 @@ class Settings:
         return (self.warning_topic, self.breach_topic, self.outcome_topic, self.dead_letter_topic)
 
     def kafka_client_options(self) -> dict[str, Any]:
-        """Security options for aiokafka clients (producer, consumer, admin)."""
+        """Security options for aiokafka clients (producer, consumer, admin).
+
+        With TLS, the broker's certificate is checked against SLA_KAFKA_SSL_CAFILE (or the
+        system's CAs when unset), host name included. SCRAM takes its credentials from the
+        same ``sasl_plain_*`` options as PLAIN in aiokafka. SettingsError when the CA file
+        cannot be read.
+        """
         options: dict[str, Any] = {"security_protocol": self.kafka_security_protocol}
         if "SSL" in self.kafka_security_protocol:
+            import ssl
+
             from aiokafka.helpers import create_ssl_context  # only with TLS
 
-            options["ssl_context"] = create_ssl_context(cafile=self.kafka_ssl_cafile or None)
+            try:
+                options["ssl_context"] = create_ssl_context(cafile=self.kafka_ssl_cafile or None)
+            except ssl.SSLError as error:  # before OSError: it is one
+                raise SettingsError(
+                    f"SLA_KAFKA_SSL_CAFILE: {self.kafka_ssl_cafile} is not a PEM file of CA "
+                    f"certificates ({error.reason})"
+                ) from None
+            except OSError as error:
+                raise SettingsError(
+                    f"SLA_KAFKA_SSL_CAFILE: cannot read {self.kafka_ssl_cafile}: {error.strerror}"
+                ) from None
         if self.kafka_security_protocol.startswith("SASL"):
             options["sasl_mechanism"] = self.kafka_sasl_mechanism
             options["sasl_plain_username"] = self.kafka_sasl_username

@@ -15,6 +15,18 @@
 #   KAFKA_STATE_DIR          config, data, pid and logs (default .run/kafka-$KAFKA_PORT)
 #   KAFKA_NUM_PARTITIONS     num.partitions of topics created without a count (default 8)
 #   KAFKA_EXTRA_PROPERTIES   optional file whose lines are appended to server.properties
+#                            (placeholders as in server.properties.in, plus the three below);
+#                            e.g. deploy/kafka/secured.properties: TLS and SASL listeners
+#   KAFKA_SASL_SSL_PORT      @KAFKA_SASL_SSL_PORT@ of the extra properties (default 9094)
+#   KAFKA_SSL_PORT           @KAFKA_SSL_PORT@ of the extra properties (default 9095)
+#   KAFKA_TLS_DIR            @KAFKA_TLS_DIR@ (default $KAFKA_STATE_DIR/tls); when the extra
+#                            properties use it, `up` makes a CA and broker certificate there
+#                            with deploy/kafka/tls-certs.sh (kept once made)
+#   KAFKA_FORMAT_ARGS        extra arguments of the storage format (first `up` of a state
+#                            dir), split on spaces, e.g. SCRAM users:
+#                            '--add-scram SCRAM-SHA-512=[name=alice,password=alice-secret]'
+#   KAFKA_OPTS               extra JVM options of the broker, split on spaces
+#                            (e.g. -Djava.security.auth.login.config=FILE for a JAAS file)
 #   KAFKA_START_TIMEOUT      seconds `up` waits for the broker to answer (default 60)
 set -euo pipefail
 
@@ -27,6 +39,9 @@ CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 # Absolute: it is written into server.properties and matched against the JVM's command line.
 STATE_DIR="$(realpath -m "${KAFKA_STATE_DIR:-$ROOT/.run/kafka-$PORT}")"
 NUM_PARTITIONS="${KAFKA_NUM_PARTITIONS:-8}"
+SASL_SSL_PORT="${KAFKA_SASL_SSL_PORT:-9094}"
+SSL_PORT="${KAFKA_SSL_PORT:-9095}"
+TLS_DIR="$(realpath -m "${KAFKA_TLS_DIR:-$STATE_DIR/tls}")"
 START_TIMEOUT_S="${KAFKA_START_TIMEOUT:-60}"
 # Kafka's own controlled shutdown takes a few seconds; past this it is hung.
 STOP_TIMEOUT_S=20
@@ -200,6 +215,12 @@ render_properties() {
     text="${text//@KAFKA_CONTROLLER_PORT@/$CONTROLLER_PORT}"
     text="${text//@STATE_DIR@/$STATE_DIR}"
     text="${text//@KAFKA_NUM_PARTITIONS@/$NUM_PARTITIONS}"
+    text="${text//@KAFKA_SASL_SSL_PORT@/$SASL_SSL_PORT}"
+    text="${text//@KAFKA_SSL_PORT@/$SSL_PORT}"
+    if [[ "$text" == *@KAFKA_TLS_DIR@* ]]; then
+        bash "$KAFKA_DIR/tls-certs.sh" "$TLS_DIR" || die "could not make certificates in $TLS_DIR"
+        text="${text//@KAFKA_TLS_DIR@/$TLS_DIR}"
+    fi
     printf '%s\n' "$text" >"$STATE_DIR/server.properties"
 }
 
@@ -229,10 +250,13 @@ cmd_up() {
         mkdir -p "$STATE_DIR/data"
         render_properties
         if [[ ! -f "$STATE_DIR/data/meta.properties" ]]; then
-            local cluster_id
+            local cluster_id format_args
+            # Split on blanks without globbing: a SCRAM argument looks like a glob ([...]).
+            read -r -a format_args <<<"${KAFKA_FORMAT_ARGS:-}"
             cluster_id="$(kafka_tool kafka.tools.StorageTool random-uuid)"
             kafka_tool kafka.tools.StorageTool format --ignore-formatted \
-                -t "$cluster_id" -c "$STATE_DIR/server.properties" >"$STATE_DIR/format.log" 2>&1 ||
+                -t "$cluster_id" -c "$STATE_DIR/server.properties" "${format_args[@]}" \
+                >"$STATE_DIR/format.log" 2>&1 ||
                 {
                     cat "$STATE_DIR/format.log" >&2
                     die "could not format $STATE_DIR/data"
@@ -241,7 +265,9 @@ cmd_up() {
         echo "kafka: starting on $HOST:$PORT (controller $CONTROLLER_PORT), state in $STATE_DIR"
         # In its own session (setsid), so a Ctrl-C or hang-up meant for the caller does not
         # reach it: it is stopped by `down` only. exec keeps $! the JVM's pid.
-        (exec setsid java -Xms256m -Xmx512m -Djava.awt.headless=true \
+        local java_opts
+        read -r -a java_opts <<<"${KAFKA_OPTS:-}"
+        (exec setsid java -Xms256m -Xmx512m -Djava.awt.headless=true "${java_opts[@]}" \
             -Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties" \
             -Dkafka.logs.dir="$STATE_DIR" \
             -cp "$LIB/*" kafka.Kafka "$STATE_DIR/server.properties" \
