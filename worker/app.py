@@ -517,7 +517,13 @@ def _tp(tp: Any) -> TP:
 
 
 def _credentials(settings: Settings) -> Any:
-    """Return faust credentials for the configured Kafka security protocol."""
+    """Return faust credentials giving its clients the security of our own aiokafka clients.
+
+    faust turns them back into aiokafka options (``credentials_to_aiokafka_auth``):
+    SSLCredentials for TLS alone; SASLCredentials for SASL, whose protocol is SASL_SSL
+    exactly when it has an SSL context, with the mechanism by name (PLAIN, SCRAM-SHA-256,
+    SCRAM-SHA-512) and the username and password as aiokafka's ``sasl_plain_*`` for all.
+    """
     protocol = settings.kafka_security_protocol
     if protocol == "PLAINTEXT":
         return None
