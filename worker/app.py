@@ -550,6 +550,9 @@ class _Worker(faust.Worker):
 
     def __init__(self, sla: SlaWorker, **kwargs: Any) -> None:
         super().__init__(sla.app, **kwargs)
+        # faust's terminal spinner writes escape codes before log lines even when stdout is
+        # not a terminal, which breaks JSON log parsers.
+        self.spinner = None
         self._sla = sla
         self._runner: web.AppRunner | None = None
 
