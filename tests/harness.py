@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-POLICY = Path(__file__).resolve().parent / "policy.yaml"
+ROOT = Path(__file__).resolve().parents[1]
+POLICY = Path(__file__).resolve().parent / "integration" / "policy.yaml"
 SLA_WORKER = [sys.executable, "-m", "worker"]
 # Start-up is a few seconds (Python imports, group join, recovery); a cold JVM broker and a
 # busy CI machine can stretch it, so allow a generous bound before declaring it stuck.
