@@ -69,10 +69,10 @@ _TICK_BATCH: Final = 2_000
 _TICK_RESEND_S: Final = 30.0
 # After a crash, outputs produced in the last moments may not have reached Kafka although
 # the table's changelog recorded them as emitted. On recovery, outputs emitted within this
-# window before the partition's newest emission are published again (same ids): it covers
-# faust's commit interval (2.8 s by default; the producer is flushed before each commit)
-# with a wide margin.
-_REEMIT_WINDOW_S: Final = 60.0
+# window before the partition's newest emission are published again (same ids): what a
+# crash can lose was emitted after the last commit, and faust commits every 2.8 s (flushing
+# the producer first); 15 s is five times that.
+_REEMIT_WINDOW_S: Final = 15.0
 # A rebuild of a million tickets takes seconds: yield to the HTTP server this often.
 _REBUILD_YIELD_EVERY: Final = 1_000
 # /healthz fails when the deadline timer has not run for this many tick intervals.
