@@ -75,6 +75,9 @@ _TICK_RESEND_S: Final = 30.0
 _REEMIT_WINDOW_S: Final = 15.0
 # A rebuild of a million tickets takes seconds: yield to the HTTP server this often.
 _REBUILD_YIELD_EVERY: Final = 1_000
+# Ticks make a round trip through Kafka; /readyz reports an outage when none has come back
+# for this long (a few hundred ticks normally would have).
+_TICK_SILENCE_S: Final = 10.0
 # /healthz fails when the deadline timer has not run for this many tick intervals.
 _HEALTH_TICKS: Final = 20
 
@@ -110,6 +113,7 @@ class SlaWorker:
         self.partitions: dict[int, _Partition] = {}
         self.ready = False
         self.timer_ran_at = time.monotonic()
+        self.tick_seen_at = time.monotonic()
         self._admin: Any = None
         self._probe: Any = None
 
@@ -191,6 +195,7 @@ class SlaWorker:
         self.metrics.observe_event(decoded.type, "ok", lag_s)
 
     async def _on_tick(self, partition: int) -> None:
+        self.tick_seen_at = time.monotonic()
         part = self.partitions.get(partition)
         if part is None:
             return
@@ -391,6 +396,7 @@ class SlaWorker:
             self.metrics.set_partition_caught_up(p, part.clock.caught_up)
         self.metrics.reset_running(running)
         reemitted = await self._reemit_recent(recent)
+        self.tick_seen_at = time.monotonic()
         self.ready = bool(assigned)
         log.info(
             "partitions.recovered",
@@ -502,9 +508,18 @@ class SlaWorker:
 
         @routes.get("/readyz")
         async def readyz(request: web.Request) -> web.Response:
-            if self.ready:
-                return web.Response(text="ready\n")
-            return web.Response(status=503, text="not ready: partitions not assigned/recovered\n")
+            if not self.ready:
+                return web.Response(
+                    status=503, text="not ready: partitions not assigned or not recovered\n"
+                )
+            silent_s = time.monotonic() - self.tick_seen_at
+            if silent_s > _TICK_SILENCE_S:
+                return web.Response(
+                    status=503,
+                    text=f"not ready: no deadline tick came back through Kafka for "
+                    f"{silent_s:.0f}s (broker unreachable, or the worker overloaded)\n",
+                )
+            return web.Response(text="ready\n")
 
         application = web.Application()
         application.add_routes(routes)

@@ -7,6 +7,7 @@ import base64
 import json
 import subprocess
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from harness import Deployment, event, utc
@@ -131,6 +132,7 @@ async def test_events_produced_with_kcat_are_processed(deployment: Deployment, k
         ({"SLA_BROKER": "kafka://127.0.0.1:1", "SLA_CONNECT_TIMEOUT": "3s"}, "cannot reach Kafka"),
         ({"SLA_INPUT_TOPICS": "no-such-topic"}, "missing topics: no-such-topic"),
         ({"SLA_GRACE": "soon"}, "SLA_GRACE"),
+        ({"SLA_DATA_DIR": "/proc/sla-worker/data"}, "cannot create data directory"),
     ],
 )
 async def test_startup_errors_are_one_line(
@@ -145,3 +147,23 @@ async def test_startup_errors_are_one_line(
     assert message in output
     assert "Traceback" not in output
     assert len(output.splitlines()) <= 2, output
+
+
+async def test_invalid_policy_at_start_up_lists_every_problem(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    """An invalid policy stops the worker with its problems listed, each with its place."""
+    policy = tmp_path / "bad.yaml"
+    policy.write_text(
+        "version: 1\nname: bad\npriorities: [P1]\n"
+        "tiers:\n  gold:\n    commitment: sla\n    objective: 2\n"
+        "    targets:\n      first_response: {P9: 1h}\n"
+    )
+    worker = await deployment.start_worker(wait=False, SLA_POLICY=str(policy))
+    assert worker.process is not None
+    code = await asyncio.to_thread(worker.process.wait, 60)
+    output = worker.log().strip()
+    assert code == 1, output
+    assert "Traceback" not in output
+    assert "tiers.gold.objective" in output
+    assert "tiers.gold.targets.first_response.P9" in output

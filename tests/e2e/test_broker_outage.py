@@ -1,0 +1,96 @@
+"""The broker goes away right after deadlines pass: breaches are published once it is back."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from conftest import _free_ports, _kafka_sh
+from harness import Deployment, event, utc
+
+S = timedelta(seconds=1)
+TICKETS = 40
+# Bounds for what is polled here: the worker notices an outage within its 10 s tick silence,
+# and reconnects within a few seconds of the broker answering again.
+OUTAGE_VISIBLE_TIMEOUT_S = 40.0
+RECOVERY_TIMEOUT_S = 120.0
+
+
+@dataclass
+class Broker:
+    """A broker of this module's own, which the test may stop and start again."""
+
+    env: dict[str, str]
+
+    def up(self) -> None:
+        started = _kafka_sh("up", self.env)
+        assert started.returncode == 0, started.stdout + started.stderr
+
+    def down(self) -> None:
+        stopped = _kafka_sh("down", self.env)
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    port, controller = _free_ports(2)
+    own = Broker(
+        {
+            **os.environ,
+            "KAFKA_PORT": str(port),
+            "KAFKA_CONTROLLER_PORT": str(controller),
+            "KAFKA_STATE_DIR": str(tmp_path_factory.mktemp("outage-kafka")),
+        }
+    )
+    own.up()
+    try:
+        yield own
+    finally:
+        own.down()
+
+
+@pytest.fixture(scope="module")
+def kafka_bootstrap(broker: Broker) -> str:
+    """Point this module's deployments at the broker it may restart."""
+    return f"127.0.0.1:{broker.env['KAFKA_PORT']}"
+
+
+async def wait_readyz(worker: object, status: int, timeout_s: float) -> str:
+    async with asyncio.timeout(timeout_s):
+        while True:
+            try:
+                got, body = await asyncio.to_thread(worker.http, "/readyz")  # type: ignore[attr-defined]
+            except OSError:
+                got, body = 0, ""
+            if got == status:
+                return str(body)
+            await asyncio.sleep(0.5)
+
+
+async def test_breaches_due_during_a_broker_outage_are_published_after_it(
+    deployment: Deployment, broker: Broker, tmp_path: Path
+) -> None:
+    """Deadlines passing while Kafka is down still breach, once Kafka is back; none is lost."""
+    worker = await deployment.start_worker()
+    tickets = [f"O{n:03d}" for n in range(TICKETS)]
+    start = utc() - 12 * S  # 20 s targets: due 8 s from now, while the broker is down
+    await deployment.send([event("created", t, start, tier="fast", priority="P1") for t in tickets])
+    await deployment.read("warnings", lambda rs: len({r["ticket_id"] for r in rs}) >= TICKETS)
+    await asyncio.to_thread(broker.down)
+    body = await wait_readyz(worker, 503, OUTAGE_VISIBLE_TIMEOUT_S)
+    assert "no deadline tick came back through Kafka" in body
+    assert worker.http("/healthz")[0] == 200  # the worker itself is alive
+    assert utc() > start + 20 * S  # every deadline passed during the outage
+    await asyncio.to_thread(broker.up)
+    await wait_readyz(worker, 200, RECOVERY_TIMEOUT_S)
+    breaches = await deployment.read(
+        "breaches", lambda rs: {r["ticket_id"] for r in rs} >= set(tickets), RECOVERY_TIMEOUT_S
+    )
+    assert {r["ticket_id"] for r in breaches} == set(tickets)
+    assert worker.process is not None
+    assert worker.process.poll() is None
