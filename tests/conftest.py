@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from harness import POLICY, SLA_WORKER, Deployment
+from hypothesis import settings
 
 if TYPE_CHECKING:
     from aiokafka.structs import RecordMetadata
@@ -56,6 +57,13 @@ class Record:
     value: bytes | None
     timestamp_ms: int
     headers: tuple[tuple[str, bytes], ...]
+
+
+# In CI, property tests draw the same examples every run: a failure reproduces, and the
+# coverage gate does not depend on luck. Locally they explore new examples each run.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI") == "true":
+    settings.load_profile("ci")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -970,3 +970,18 @@ def test_spans_skip_a_repeated_hour_while_closed() -> None:
     assert list(berlin.spans(start, end)) == [
         (datetime(2026, 10, 25, 2, 0, tzinfo=UTC), datetime(2026, 10, 25, 3, 0, tzinfo=UTC))
     ]
+
+
+def test_round_the_clock_calendar_stops_at_a_holidays_midnight() -> None:
+    """An always-open calendar's one long window is cut where a holiday begins and ends."""
+    always = BusinessCalendar(
+        "always", "UTC", {day: [(0, 86_400)] for day in range(7)}, holidays=[date(2026, 11, 26)]
+    )
+    start = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    end = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    assert list(always.spans(start, end)) == [
+        (start, datetime(2026, 11, 26, tzinfo=UTC)),
+        (datetime(2026, 11, 27, tzinfo=UTC), end),
+    ]
+    assert always.elapsed(start, end) == timedelta(hours=24)
+    assert always.deadline(start, timedelta(hours=13)) == datetime(2026, 11, 27, 1, tzinfo=UTC)
