@@ -17,6 +17,9 @@ the codec accepts exactly what they accept):
   no leap second. Fractional seconds may have any number of digits (Go and Java write
   nanoseconds); digits past the microsecond are truncated. Decoded instants are UTC.
 - ``schema_version`` is optional; when present it must be 1.
+- Decoded ticket ids, tiers, priorities, customer ids and actors are interned
+  (``sys.intern``): the events a worker or a replay holds then share one copy of each,
+  where each event used to carry its own.
 - A message without a Kafka key is a ``key_mismatch``: the key is what places all of a
   ticket's events on one partition, so a keyless event could be tracked on the wrong one.
 - Outputs are compact JSON with a fixed key order; instants are UTC ``...Z`` with
@@ -31,6 +34,7 @@ import re
 from collections.abc import Callable, Container
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from sys import intern
 from typing import Any, Final, Literal
 
 import msgspec
@@ -298,7 +302,7 @@ def _read_event(document: dict[str, Any]) -> InputEvent:
     return reader(
         document,
         _name(document, "event_id"),
-        _name(document, "ticket_id"),
+        intern(_name(document, "ticket_id")),
         _timestamp(document, "occurred_at"),
     )
 
@@ -314,7 +318,13 @@ def _type_problem(kind: object) -> str:
 def _name(document: dict[str, Any], field: str) -> str:
     """Return the id-like string ``field`` (1..256 characters, no control characters)."""
     value = document.get(field)
-    if type(value) is str and 0 < len(value) <= MAX_NAME_LENGTH and _CONTROL.search(value) is None:
+    if (
+        type(value) is str
+        and 0 < len(value) <= MAX_NAME_LENGTH
+        # In ASCII the only unprintable characters are the controls, and isprintable() is
+        # several times faster than the regular expression, which non-ASCII names need.
+        and (value.isprintable() if value.isascii() else _CONTROL.search(value) is None)
+    ):
         return value
     raise _FieldError(field, _name_problem(document.get(field, _MISSING)))
 
@@ -332,10 +342,12 @@ def _name_problem(value: object) -> str:
 
 
 def _optional_text(document: dict[str, Any], field: str) -> str | None:
-    """Return the optional string-or-null ``field`` (None when absent)."""
+    """Return the optional string-or-null ``field`` (None when absent), interned."""
     value = document.get(field)
-    if value is None or type(value) is str:
+    if value is None:
         return value
+    if type(value) is str:
+        return intern(value)
     raise _FieldError(field, f"expected a string or null, got {_json_type(value)}")
 
 
@@ -357,8 +369,8 @@ def _created(document: dict[str, Any], event_id: str, ticket_id: str, at: dateti
         event_id=event_id,
         ticket_id=ticket_id,
         occurred_at=at,
-        tier=_name(document, "tier"),
-        priority=_name(document, "priority"),
+        tier=intern(_name(document, "tier")),
+        priority=intern(_name(document, "priority")),
         customer_id=_optional_text(document, "customer_id"),
     )
 
@@ -373,8 +385,8 @@ def _responded(document: dict[str, Any], event_id: str, ticket_id: str, at: date
 
 
 def _updated(document: dict[str, Any], event_id: str, ticket_id: str, at: datetime) -> InputEvent:
-    tier = _name(document, "tier") if "tier" in document else None
-    priority = _name(document, "priority") if "priority" in document else None
+    tier = intern(_name(document, "tier")) if "tier" in document else None
+    priority = intern(_name(document, "priority")) if "priority" in document else None
     if tier is None and priority is None:
         raise _FieldError("tier/priority", "missing; ticket.updated needs at least one of them")
     return TicketUpdated(
@@ -706,7 +718,7 @@ def decode_state(value: bytes) -> tuple[TicketState, float | None]:
     state = TicketState(
         ticket_id=document.id,
         events=tuple(_event_from_row(document.id, row) for row in document.events),
-        emitted=frozenset(document.emitted),
+        emitted=tuple(sorted(set(document.emitted))),
         due_at=None if document.due is None else _instant(document.due),
         running=_running(document.run),
     )

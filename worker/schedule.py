@@ -2,43 +2,127 @@
 
 Core module: standard library only (no asyncio, faust, os, logging, no clock reading).
 
-A binary heap of ``(due_at, ticket_id)`` with lazy deletion: moving or removing a ticket's
-due instant only records the new value in a dict (O(1)) and pushes a new heap entry
-(O(log n)); stale entries are skipped when they surface. The heap is compacted when stale
-entries outnumber live ones, so memory stays proportional to the open tickets.
+:class:`DeadlineIndex` keeps each ticket's due instant in a dict and queues ``(due_at,
+ticket_id)`` entries with lazy deletion: moving or removing a ticket's due instant only
+records the new value in the dict (O(1)) and queues a new entry; stale entries are skipped
+when they surface. The queue is compacted when stale entries outnumber live ones, so memory
+stays proportional to the open tickets.
+
+The queue (:class:`DueQueue`, also used by the offline replay) is a calendar queue: the
+entries due before its edge (a one-minute slot) form a small binary heap, and each later
+minute has an unsorted bucket, heapified when the heap runs dry. Queuing an entry due days
+ahead (a finished ticket waiting to be forgotten) is a list append, and taking the next due
+entry sifts through a heap of one minute's entries rather than one of every ticket: with
+hundreds of thousands of tickets, a deep heap costs a cache miss at nearly every level.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
-__all__ = ["DeadlineIndex"]
+__all__ = ["DeadlineIndex", "DueQueue"]
 
-# Rebuild the heap once it holds this many times more entries than live tickets: keeps
+# Rebuild the queue once it holds this many times more entries than live tickets: keeps
 # memory bounded under churn while amortising the O(n) rebuild to O(1) per update.
 _COMPACT_FACTOR: Final = 2
-# ...but never bother for small heaps, where stale entries cost nothing worth the rebuild.
+# ...but never bother for small queues, where stale entries cost nothing worth the rebuild.
 _COMPACT_MIN: Final = 1024
+# Why a minute: the heap then holds the entries of one minute (a busy partition schedules
+# hundreds a minute, not hundreds of thousands), and a bucket still gathers enough entries
+# to be worth its dict entry and its place in the heap of slots.
+_SLOT: Final = timedelta(minutes=1)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+# The edge of an empty queue: before any slot, so the first entries go to buckets.
+_NO_EDGE: Final = -(2**63)
+
+Entry = tuple[datetime, str]
+
+
+class DueQueue:
+    """``(due_at, ticket_id)`` entries, given back earliest first (ties by ticket id).
+
+    Duplicates and stale entries are the owner's business: it checks each entry it takes
+    against what it knows to be due.
+    """
+
+    __slots__ = ("_buckets", "_edge", "_heap", "_size", "_slots")
+
+    def __init__(self, entries: Iterable[Entry] = ()) -> None:
+        # The entries in a slot before ``_edge`` form a heap; each later slot that has
+        # entries has a bucket, and its number is in the heap ``_slots``.
+        self._heap: list[Entry] = []
+        self._edge = _NO_EDGE
+        self._buckets: dict[int, list[Entry]] = {}
+        self._slots: list[int] = []
+        self._size = 0
+        self.rebuild(entries)
+
+    def rebuild(self, entries: Iterable[Entry]) -> None:
+        """Replace every entry by ``entries``."""
+        self._heap.clear()
+        self._edge = _NO_EDGE
+        self._buckets = {}
+        self._slots = []
+        self._size = 0
+        for due_at, ticket_id in entries:
+            self.push(due_at, ticket_id)
+
+    def push(self, due_at: datetime, ticket_id: str) -> None:
+        """Queue ``ticket_id`` as due at ``due_at`` (an aware instant)."""
+        self._size += 1
+        slot = (due_at - _EPOCH) // _SLOT
+        if slot < self._edge:
+            heapq.heappush(self._heap, (due_at, ticket_id))
+            return
+        bucket = self._buckets.get(slot)
+        if bucket is None:
+            self._buckets[slot] = [(due_at, ticket_id)]
+            heapq.heappush(self._slots, slot)
+        else:
+            bucket.append((due_at, ticket_id))
+
+    def first(self) -> Entry | None:
+        """Return the earliest entry (without taking it), or ``None`` when empty."""
+        heap = self._heap
+        if not heap:
+            if not self._slots:
+                return None
+            # Every other bucket is of a later minute: the earliest one becomes the heap.
+            slot = heapq.heappop(self._slots)
+            heap[:] = self._buckets.pop(slot)
+            heapq.heapify(heap)
+            self._edge = slot + 1
+        return heap[0]
+
+    def pop(self) -> Entry:
+        """Take and return the earliest entry; ``IndexError`` when empty."""
+        if self.first() is None:
+            raise IndexError("pop from an empty DueQueue")
+        self._size -= 1
+        return heapq.heappop(self._heap)
+
+    def __len__(self) -> int:
+        """Return the number of entries queued, stale ones included."""
+        return self._size
 
 
 class DeadlineIndex:
     """What is due by when, for the tickets of one partition."""
 
-    __slots__ = ("_due", "_heap")
+    __slots__ = ("_due", "_queue")
 
     def __init__(self, entries: Iterable[tuple[str, datetime | None]] = ()) -> None:
         self._due: dict[str, datetime] = {}
-        self._heap: list[tuple[datetime, str]] = []
+        self._queue = DueQueue()
         self.rebuild(entries)
 
     def rebuild(self, entries: Iterable[tuple[str, datetime | None]]) -> None:
         """Replace the whole index by ``(ticket_id, due_at)`` pairs (e.g. from stored states)."""
         self._due = {ticket_id: due for ticket_id, due in entries if due is not None}
-        self._heap = [(due, ticket_id) for ticket_id, due in self._due.items()]
-        heapq.heapify(self._heap)
+        self._queue.rebuild((due, ticket_id) for ticket_id, due in self._due.items())
 
     def set(self, ticket_id: str, due_at: datetime | None) -> None:
         """Schedule ``ticket_id`` at ``due_at``, replacing what it had; ``None`` removes it."""
@@ -49,8 +133,9 @@ class DeadlineIndex:
             del self._due[ticket_id]
             return
         self._due[ticket_id] = due_at
-        heapq.heappush(self._heap, (due_at, ticket_id))
-        if len(self._heap) > _COMPACT_MIN and len(self._heap) > _COMPACT_FACTOR * len(self._due):
+        self._queue.push(due_at, ticket_id)
+        size = len(self._queue)
+        if size > _COMPACT_MIN and size > _COMPACT_FACTOR * len(self._due):
             self.rebuild(list(self._due.items()))
 
     def pop_due(self, clock: datetime, limit: int | None = None) -> list[str]:
@@ -60,9 +145,11 @@ class DeadlineIndex:
         tick never stalls a partition. The caller re-schedules each ticket it processes.
         """
         due: list[str] = []
-        heap = self._heap
-        while heap and heap[0][0] <= clock and (limit is None or len(due) < limit):
-            due_at, ticket_id = heapq.heappop(heap)
+        queue = self._queue
+        while (head := queue.first()) is not None and head[0] <= clock:
+            if limit is not None and len(due) >= limit:
+                break
+            due_at, ticket_id = queue.pop()
             if self._due.get(ticket_id) == due_at:
                 del self._due[ticket_id]
                 due.append(ticket_id)
@@ -70,10 +157,10 @@ class DeadlineIndex:
 
     def next_due(self) -> datetime | None:
         """Return the earliest due instant, or ``None`` when nothing is scheduled."""
-        heap = self._heap
-        while heap and self._due.get(heap[0][1]) != heap[0][0]:
-            heapq.heappop(heap)
-        return heap[0][0] if heap else None
+        queue = self._queue
+        while (head := queue.first()) is not None and self._due.get(head[1]) != head[0]:
+            queue.pop()
+        return None if head is None else head[0]
 
     def get(self, ticket_id: str) -> datetime | None:
         """Return the instant ``ticket_id`` is due, or ``None``."""

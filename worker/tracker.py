@@ -18,14 +18,32 @@ Clock rules (CONTRACTS.md section 2): a warning fires once its instant is reache
 at an event's own instant the event applies first, so a response at exactly the deadline is
 met. Targets of tiers with ``commitment: none`` (or without a target for the priority) are
 measured (:class:`TargetFulfilled`) but never warn, breach or get an outcome.
+
+How the fold stays cheap (it runs on every event, so a ticket of n events costs O(n) per
+event; real tickets have a handful):
+
+- What a target cycle does under a tier and priority (its budget, calendar, commitment, and
+  its warnings already converted to counted time and put in firing order) is derived from
+  the policy once per ``(tier, priority)`` and shared by every cycle (:class:`_Plan`).
+- On the 24x7 calendar without pauses, a deadline is ``start + budget``, a warning instant
+  ``start + after`` (computed when the previous one fires) and counted time ``end - start``:
+  plain ``datetime`` arithmetic, no calendar walk.
+- An output is built only when it is due and was never emitted, and then slot by slot
+  (:func:`_positional`); the facts a fold finds again (the warnings of a ticket answered
+  later, say) cost a key lookup.
+- The state is compact: output keys are shared strings kept in a sorted tuple, and the
+  running targets without a deadline are shared tuples.
 """
 
 from __future__ import annotations
 
 from bisect import insort
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
-from typing import Final, NamedTuple
+from itertools import repeat
+from operator import call, itemgetter
+from typing import Final, NamedTuple, TypeVar
 
 from worker.calendars import TWENTY_FOUR_SEVEN, Calendar, Pause
 from worker.events import (
@@ -44,7 +62,7 @@ from worker.events import (
     TicketResumed,
     TicketUpdated,
 )
-from worker.policy import Policy, Target, WarningThreshold
+from worker.policy import Policy, Target
 
 __all__ = [
     "DEFAULT_RETENTION",
@@ -63,8 +81,11 @@ DEFAULT_RETENTION: Final = timedelta(days=7)
 MAX_EVENTS_PER_TICKET: Final = 512
 # The clock of a fold that must see every fact its history holds.
 _END_OF_TIME: Final = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
-# A breach needs the clock strictly past the deadline: the first instant that is.
+# A breach needs the clock strictly past the deadline: the first instant that is. Instants
+# are whole microseconds, so "at or before t" is also "before t + _AFTER".
 _AFTER: Final = timedelta(microseconds=1)
+# The first item of a pair: sorts (instant, x) pairs by instant alone, stably.
+_INSTANT: Final = itemgetter(0)
 
 # Ties in event time resolve in this order (then by event_id), so a ticket created and
 # answered in the same second is answered after it is created, and a pause and resume at
@@ -104,146 +125,321 @@ class RunningTarget(NamedTuple):
 class TicketState:
     """What is stored per ticket: its events in event-time order and what was emitted.
 
-    ``due_at`` is the next instant at which :meth:`Tracker.advance` has something to do (a
-    warning, a breach, or forgetting the ticket); ``None`` when nothing is scheduled.
+    ``emitted`` holds the keys of the outputs already emitted (``<target>:<cycle>:<what>``),
+    sorted. ``due_at`` is the next instant at which :meth:`Tracker.advance` has something to
+    do (a warning, a breach, or forgetting the ticket); ``None`` when nothing is scheduled.
     ``running`` lists the target cycles still open (derived; kept for metrics).
     """
 
     ticket_id: str
     events: tuple[InputEvent, ...]
-    emitted: frozenset[str] = frozenset()
+    emitted: tuple[str, ...] = ()
     due_at: datetime | None = None
     running: tuple[RunningTarget, ...] = ()
 
 
+_Built = TypeVar("_Built", bound=OutputEvent)
+
+
+class _Warning(NamedTuple):
+    """A warning threshold as one plan uses it: when it fires and what it reports."""
+
+    text: str
+    after: timedelta  # counted time from the start after which it fires
+    remaining_s: float  # counted seconds left when it fires
+
+
 @dataclass(frozen=True, slots=True)
-class _Fact:
-    """An output that a ticket's history has earned: emitted once the clock reaches ``due``."""
+class _Plan:
+    """What a cycle of one target does under one tier and priority, derived once per tracker.
 
-    due: datetime
-    at: datetime
-    seq: int
-    key: str
-    kind: type[OutputEvent]
-    fields: dict[str, object]
+    ``budget`` is set only when the cycle has a deadline (a target with a commitment);
+    ``warnings`` are the thresholds that can fire for it, in firing order (by ``after``:
+    counted time is monotonic, so this is also the order of their instants).
+    """
+
+    within_s: int | None
+    budget: timedelta | None
+    target_seconds: int | None
+    commitment: Commitment
+    calendar: Calendar
+    always_open: bool
+    pausable: bool
+    warnings: tuple[_Warning, ...]
+    idle: tuple[RunningTarget, RunningTarget]  # running without a deadline: counting, paused
 
 
-@dataclass(slots=True)
+def _make_plan(policy: Policy, tier_name: str, priority: str, target: str) -> _Plan:
+    """Derive the :class:`_Plan` of ``target`` for tickets of ``tier_name`` and ``priority``."""
+    tier = policy.tiers.get(tier_name)
+    spec: Target | None = policy.target_for(tier_name, priority, target)
+    within_s = None if spec is None else spec.within_s
+    commitment: Commitment = tier.commitment if tier is not None else "none"  # type: ignore[assignment]
+    tracked = commitment != "none" and within_s is not None
+    warnings: list[_Warning] = []
+    if tracked and tier is not None and within_s is not None:
+        budget = timedelta(seconds=within_s)
+        for threshold in tier.warnings:
+            after = threshold.fires_after(within_s)
+            if after is not None:
+                warnings.append(_Warning(threshold.text, after, (budget - after).total_seconds()))
+        warnings.sort(key=lambda warning: warning.after)  # stable: ties keep the policy's order
+    calendar = TWENTY_FOUR_SEVEN if spec is None else spec.calendar
+    return _Plan(
+        within_s=within_s,
+        budget=timedelta(seconds=within_s) if tracked and within_s is not None else None,
+        target_seconds=within_s if commitment != "none" else None,
+        commitment=commitment,
+        calendar=calendar,
+        always_open=calendar is TWENTY_FOUR_SEVEN,
+        pausable=spec is not None and spec.pausable,
+        warnings=tuple(warnings),
+        idle=(
+            RunningTarget(tier_name, priority, target, None, False),
+            RunningTarget(tier_name, priority, target, None, True),
+        ),
+    )
+
+
+def _positional(cls: type[_Built]) -> Callable[..., _Built]:
+    """Return a constructor of the frozen, slotted dataclass ``cls`` taking its fields by position.
+
+    Why: the ``__init__`` that dataclasses generate for a frozen class sets each field by name
+    through ``object.__setattr__``; an output has 11 to 14 fields, and building outputs that
+    way took a tenth of the tracker's time. Setting the slots through their descriptors does
+    the same in half the time. The output classes have no ``__post_init__``, and a test
+    checks that both ways build equal outputs.
+    """
+    setters = tuple(getattr(cls, field.name).__set__ for field in fields(cls))
+    new = object.__new__
+
+    def build(*values: object) -> _Built:
+        built = new(cls)
+        any(map(call, setters, repeat(built), values))  # each setter returns None: all run
+        return built
+
+    return build
+
+
+_new_warning: Final = _positional(SlaWarning)
+_new_breach: Final = _positional(SlaBreached)
+_new_outcome: Final = _positional(SlaOutcome)
+_new_fulfilled: Final = _positional(TargetFulfilled)
+
+
+class _Keys:
+    """The output keys of one target cycle (``<target>:<cycle>:<what>``), built once, shared."""
+
+    __slots__ = ("breached", "fulfilled", "outcome", "stem", "warnings")
+
+    def __init__(self, target: str, number: int) -> None:
+        self.stem = f"{target}:{number}"
+        self.breached = f"{self.stem}:breached"
+        self.outcome = f"{self.stem}:outcome"
+        self.fulfilled = f"{self.stem}:fulfilled"
+        self.warnings: dict[str, str] = {}
+
+    def warning(self, text: str) -> str:
+        """Return the key of the warning ``text`` of this cycle."""
+        key = self.warnings.get(text)
+        if key is None:
+            key = self.warnings[text] = f"{self.stem}:{text}"
+        return key
+
+
 class _Cycle:
     """Scratch state of one target cycle while a ticket's history is folded."""
 
-    target: str
-    number: int
-    start: datetime
-    tier: str
-    priority: str
-    spec: Target | None
-    commitment: Commitment
-    thresholds: tuple[WarningThreshold, ...]
-    # Derived from spec and pauses by _Fold.plan(); None while paused or without a budget.
-    deadline: datetime | None = None
-    pending: list[tuple[datetime, WarningThreshold]] = field(default_factory=list)
-    fired: set[str] = field(default_factory=set)
-    breached: bool = False
-    fulfilled_at: datetime | None = None
+    __slots__ = (
+        "breached",
+        "deadline",
+        "fired",
+        "fulfilled_at",
+        "instants",
+        "keys",
+        "next",
+        "next_at",
+        "number",
+        "plan",
+        "priority",
+        "start",
+        "target",
+        "tier",
+        "warnings",
+    )
 
-    @property
-    def running(self) -> bool:
-        """Still waiting for its fulfilment."""
-        return self.fulfilled_at is None
+    def __init__(
+        self, target: str, number: int, start: datetime, tier: str, priority: str, plan: _Plan
+    ) -> None:
+        self.target = target
+        self.number = number
+        self.start = start
+        self.keys: _Keys | None = None  # looked up when the cycle first earns an output
+        self.tier = tier
+        self.priority = priority
+        self.plan = plan
+        # Derived from the plan and pauses by _Fold.schedule(): the deadline (None while
+        # paused or without a budget) and the warnings still to fire, in firing order, from
+        # ``next`` on; ``next_at`` is the instant of the next one (None: no more). Their
+        # instants are ``start + after`` on the fast path (``instants`` None), else listed.
+        self.deadline: datetime | None = None
+        self.warnings: tuple[_Warning, ...] = ()
+        self.instants: tuple[datetime, ...] | None = None
+        self.next = 0
+        self.next_at: datetime | None = None
+        # The texts of the warnings fired under earlier schedules (see _Fold.schedule).
+        self.fired: tuple[str, ...] = ()
+        self.breached = False
+        self.fulfilled_at: datetime | None = None
 
-    @property
-    def within_s(self) -> int | None:
-        """The budget in counted seconds, or None when the target sets no deadline."""
-        return None if self.spec is None else self.spec.within_s
+    def pop_warning(self) -> _Warning:
+        """Return the next warning to fire and move ``next_at`` on to the one after it."""
+        warnings = self.warnings
+        warning = warnings[self.next]
+        self.next += 1
+        if self.next == len(warnings):
+            self.next_at = None
+        elif self.instants is None:
+            self.next_at = self.start + warnings[self.next].after
+        else:
+            self.next_at = self.instants[self.next]
+        return warning
 
-    @property
-    def calendar(self) -> Calendar:
-        """The calendar that counts this target's time."""
-        return TWENTY_FOUR_SEVEN if self.spec is None else self.spec.calendar
-
-    @property
-    def key(self) -> str:
-        """``<target>:<cycle>``: the stem of every output key of this cycle."""
-        return f"{self.target}:{self.number}"
+    def stop(self) -> None:
+        """Forget the warnings still to fire: the cycle is paused, fulfilled or breached."""
+        self.warnings = ()
+        self.next = 0
+        self.next_at = None
 
 
 class _Fold:
-    """Folds one ticket's events in event-time order and collects the outputs earned."""
+    """Folds one ticket's events in event-time order and collects the outputs earned.
 
-    def __init__(self, policy: Policy, clock: datetime, emitted: frozenset[str]) -> None:
-        self.policy = policy
+    Outputs due by ``clock`` whose key is wanted (by default: not in ``emitted``) are built
+    at once, stamped ``detected_at``; the due instants of those that are not due yet are
+    kept in ``later``.
+    """
+
+    __slots__ = (
+        "clock",
+        "cycles",
+        "detected_at",
+        "emitted",
+        "instants",
+        "last_at",
+        "later",
+        "new_keys",
+        "outputs",
+        "paused_since",
+        "pauses",
+        "plans",
+        "policy_name",
+        "priority",
+        "rebuild",
+        "ticket_id",
+        "tier",
+        "tracker",
+        "unordered",
+    )
+
+    def __init__(
+        self,
+        tracker: Tracker,
+        clock: datetime,
+        emitted: tuple[str, ...],
+        *,
+        rebuild: bool = False,
+        detected_at: datetime | None = None,
+    ) -> None:
+        self.tracker = tracker
+        self.policy_name = tracker.policy.name
         self.clock = clock
         self.emitted = emitted
-        self.facts: list[_Fact] = []
+        # Rebuild mode: build only the outputs whose key is in ``emitted``.
+        self.rebuild = rebuild
+        self.detected_at = clock if detected_at is None else detected_at
+        # The outputs built and the instants they were earned at (in step; sorted at the end
+        # if ``unordered``), the keys they add, and the due instants of those not due yet.
+        self.outputs: list[OutputEvent] = []
+        self.instants: list[datetime] = []
+        self.unordered = False
+        self.new_keys: list[str] = []
+        self.later: list[datetime] = []
         self.pauses: list[Pause] = []
         self.paused_since: datetime | None = None
-        self.tier = ""
-        self.priority = ""
+        # Set by run(): the ticket's, and its tier and priority as the fold goes with the plans
+        # of first_response and resolution under them (once it has a creation).
+        self.ticket_id: str
+        self.last_at: datetime | None
+        self.tier: str
+        self.priority: str
+        self.plans: tuple[_Plan, _Plan]
         self.cycles: list[_Cycle] = []
-        self.last_at: datetime | None = None
-        self.ticket_id = ""
 
     # --- building cycles ----------------------------------------------------------------
 
-    def new_cycle(self, target: str, number: int, start: datetime) -> _Cycle:
+    def new_cycle(self, target: str, number: int, start: datetime) -> None:
         """Start a cycle of ``target`` at ``start`` under the ticket's tier and priority."""
-        cycle = _Cycle(
-            target=target,
-            number=number,
-            start=start,
-            tier=self.tier,
-            priority=self.priority,
-            spec=None,
-            commitment="none",
-            thresholds=(),
-        )
-        self.respec(cycle)
+        plan = self.plans[0] if target == _FIRST_RESPONSE else self.plans[1]
+        cycle = _Cycle(target, number, start, self.tier, self.priority, plan)
+        if plan.budget is not None:  # else it has no deadline, as it starts
+            self.schedule(cycle)
         self.cycles.append(cycle)
-        return cycle
 
     def respec(self, cycle: _Cycle) -> None:
         """Take the ticket's current tier and priority for ``cycle`` and plan it anew."""
         cycle.tier, cycle.priority = self.tier, self.priority
-        tier = self.policy.tiers.get(self.tier)
-        cycle.spec = self.policy.target_for(self.tier, self.priority, cycle.target)
-        tracked = tier is not None and tier.commitment != "none" and cycle.within_s is not None
-        cycle.commitment = tier.commitment if tier is not None else "none"  # type: ignore[assignment]
-        cycle.thresholds = tier.warnings if tracked and tier is not None else ()
-        self.plan(cycle)
+        cycle.plan = self.plans[0] if cycle.target == _FIRST_RESPONSE else self.plans[1]
+        self.schedule(cycle)
 
-    def plan(self, cycle: _Cycle) -> None:
-        """Compute the deadline and unfired warning instants from spec and closed pauses."""
-        cycle.deadline = None
-        cycle.pending = []
-        budget_s = cycle.within_s
-        if budget_s is None or cycle.commitment == "none" or self.is_paused(cycle):
+    def schedule(self, cycle: _Cycle) -> None:
+        """Compute the deadline and the warnings to fire from the plan and closed pauses.
+
+        A warning fired under an earlier schedule of the cycle does not fire again.
+        """
+        if cycle.next:
+            fired = (warning.text for warning in cycle.warnings[: cycle.next])
+            cycle.fired = (*cycle.fired, *fired)
+        plan = cycle.plan
+        budget = plan.budget
+        if budget is None or (plan.pausable and self.paused_since is not None):
+            cycle.deadline = None
+            cycle.stop()
             return
-        pauses = self.pauses_of(cycle)
-        cycle.deadline = cycle.calendar.deadline(cycle.start, timedelta(seconds=budget_s), pauses)
-        for threshold in cycle.thresholds:
-            if threshold.text in cycle.fired:
-                continue
-            after = threshold.fires_after(budget_s)
-            if after is not None:
-                warn_at = cycle.calendar.deadline(cycle.start, after, pauses)
-                cycle.pending.append((warn_at, threshold))
-        cycle.pending.sort(key=lambda item: item[0])
+        start = cycle.start
+        warnings = plan.warnings
+        if cycle.fired:
+            warnings = tuple(warning for warning in warnings if warning.text not in cycle.fired)
+        cycle.next = 0
+        if plan.always_open and not (plan.pausable and self.pauses) and start.tzinfo is UTC:
+            # 24x7 without pauses, the fast path: every instant is the start plus counted time.
+            cycle.deadline = start + budget
+            cycle.warnings = warnings
+            cycle.instants = None
+            cycle.next_at = start + warnings[0].after if warnings else None
+            return
+        pauses = self.pauses if plan.pausable else []
+        calendar = plan.calendar
+        cycle.deadline = calendar.deadline(start, budget, pauses)
+        timed = sorted(
+            ((calendar.deadline(start, warning.after, pauses), warning) for warning in warnings),
+            key=_INSTANT,  # stable: warnings due at one instant keep the policy's order
+        )
+        cycle.warnings = tuple(warning for _, warning in timed)
+        cycle.instants = tuple(instant for instant, _ in timed)
+        cycle.next_at = timed[0][0] if timed else None
 
-    def is_paused(self, cycle: _Cycle) -> bool:
-        """Whether ``cycle`` is stopped by an open pause."""
-        return self.paused_since is not None and cycle.spec is not None and cycle.spec.pausable
-
-    def pauses_of(self, cycle: _Cycle) -> list[Pause]:
-        """Return the closed pauses that apply to ``cycle``."""
-        return self.pauses if cycle.spec is not None and cycle.spec.pausable else []
-
-    def counted(self, cycle: _Cycle, end: datetime) -> timedelta:
-        """Return the counted time of ``cycle`` from its start to ``end``."""
-        pauses = list(self.pauses_of(cycle))
-        if self.is_paused(cycle) and self.paused_since is not None:
+    def counted_s(self, cycle: _Cycle, end: datetime) -> float:
+        """Return the counted seconds of ``cycle`` from its start to ``end``."""
+        plan = cycle.plan
+        if not plan.pausable or (not self.pauses and self.paused_since is None):
+            if plan.always_open:
+                return (end - cycle.start).total_seconds() if end > cycle.start else 0.0
+            return plan.calendar.elapsed(cycle.start, end).total_seconds()
+        pauses = list(self.pauses)
+        if self.paused_since is not None:
             pauses.append((self.paused_since, end))
-        return cycle.calendar.elapsed(cycle.start, end, pauses)
+        return plan.calendar.elapsed(cycle.start, end, pauses).total_seconds()
 
     # --- time passing ---------------------------------------------------------------------
 
@@ -254,30 +450,79 @@ class _Fold:
         clock (``inclusive=True``) a warning due exactly then fires. Breaches always need the
         clock strictly past the deadline.
         """
+        limit = until + _AFTER if inclusive else until
         for cycle in self.cycles:
-            if not cycle.running or cycle.breached or cycle.deadline is None:
+            deadline = cycle.deadline
+            if deadline is None or cycle.breached or cycle.fulfilled_at is not None:
                 continue
-            while cycle.pending and (
-                cycle.pending[0][0] < until or (inclusive and cycle.pending[0][0] == until)
-            ):
-                warn_at, threshold = cycle.pending.pop(0)
-                self.warn(cycle, warn_at, threshold)
-            if cycle.deadline < until:
-                self.breach(cycle, cycle.deadline)
+            if cycle.next_at is not None and cycle.next_at < limit:
+                self.warn(cycle, limit)
+            if deadline < until:
+                self.breach(cycle, deadline)
 
-    def warn(self, cycle: _Cycle, at: datetime, threshold: WarningThreshold) -> None:
-        """Record that ``threshold`` fired for ``cycle`` at ``at``."""
-        cycle.fired.add(threshold.text)
-        budget_s = cycle.within_s or 0
-        after = threshold.fires_after(budget_s) or timedelta(0)
-        remaining_s = (timedelta(seconds=budget_s) - after).total_seconds()
-        self.fact(
-            at,
-            at,
-            f"{cycle.key}:{threshold.text}",
-            SlaWarning,
-            {**self.common(cycle), "threshold": threshold.text, "remaining_seconds": remaining_s},
+    def due(self, due: datetime, key: str) -> bool:
+        """Whether the output ``key``, due at ``due``, is to be built now.
+
+        Not if it is not wanted (already emitted; when rebuilding, not emitted), nor if it is
+        not due by the clock yet (its instant is then kept in ``later``).
+        """
+        if (key in self.emitted) is not self.rebuild:
+            return False
+        if due > self.clock:
+            self.later.append(due)
+            return False
+        self.new_keys.append(key)
+        return True
+
+    def output(self, at: datetime, output: OutputEvent) -> None:
+        """Keep ``output``, earned at ``at``: outputs come out in the order history earned them."""
+        instants = self.instants
+        if instants and at < instants[-1]:
+            self.unordered = True
+        instants.append(at)
+        self.outputs.append(output)
+
+    def keys(self, cycle: _Cycle) -> _Keys:
+        """Return the output keys of ``cycle``."""
+        keys = cycle.keys
+        if keys is None:
+            keys = cycle.keys = self.tracker._keys_for(cycle.target, cycle.number)
+        return keys
+
+    def common(self, cycle: _Cycle, deadline: datetime | None) -> tuple[object, ...]:
+        """Return the fields every output of ``cycle`` starts with, in their order.
+
+        ``ticket_id, tier, priority, target, cycle, commitment, started_at, deadline,
+        target_seconds, policy``: as of this instant in the fold.
+        """
+        plan = cycle.plan
+        return (
+            self.ticket_id,
+            cycle.tier,
+            cycle.priority,
+            cycle.target,
+            cycle.number,
+            plan.commitment,
+            cycle.start,
+            deadline,
+            plan.target_seconds,
+            self.policy_name,
         )
+
+    def warn(self, cycle: _Cycle, limit: datetime, at: datetime | None = None) -> None:
+        """Fire the warnings of ``cycle`` whose instant is before ``limit``.
+
+        Each fires at its own instant, or at ``at`` when given (a re-evaluation fires the
+        warnings whose new instant is already past at once).
+        """
+        keys = self.keys(cycle)
+        while cycle.next_at is not None and cycle.next_at < limit:
+            when = cycle.next_at if at is None else at
+            warning = cycle.pop_warning()
+            if self.due(when, keys.warning(warning.text)):
+                # ...threshold, detected_at, remaining_seconds
+                fields = (warning.text, self.detected_at, warning.remaining_s)
+                self.output(when, _new_warning(*self.common(cycle, cycle.deadline), *fields))
 
     def breach(self, cycle: _Cycle, at: datetime, *, at_once: bool = False) -> None:
         """Record that ``cycle`` breached at ``at`` (final): the breach and its outcome.
@@ -286,188 +531,161 @@ class _Fold:
         re-evaluation whose new deadline is already past (``at_once``) is due at once.
         """
         cycle.breached = True
-        cycle.pending = []
+        cycle.stop()
         due = at if at_once else at + _AFTER
-        fields = self.common(cycle)
-        elapsed_s = self.counted(cycle, at).total_seconds()
-        self.fact(due, at, f"{cycle.key}:breached", SlaBreached, fields)
-        self.fact(
-            due,
-            at,
-            f"{cycle.key}:outcome",
-            SlaOutcome,
-            {**fields, "outcome": "breached", "fulfilled_at": None, "elapsed_seconds": elapsed_s},
-        )
+        keys = self.keys(cycle)
+        if self.due(due, keys.breached):
+            # ...detected_at
+            self.output(at, _new_breach(*self.common(cycle, cycle.deadline), self.detected_at))
+        if self.due(due, keys.outcome):
+            # ...outcome, fulfilled_at, elapsed_seconds
+            fields = ("breached", None, self.counted_s(cycle, at))
+            self.output(at, _new_outcome(*self.common(cycle, cycle.deadline), *fields))
 
     def fulfil(self, cycle: _Cycle, at: datetime) -> None:
         """Record the fulfilment of ``cycle`` at ``at``: met unless it already breached."""
-        if not cycle.running:
+        if cycle.fulfilled_at is not None:
             return
-        elapsed_s = self.counted(cycle, at).total_seconds()
-        has_deadline = cycle.within_s is not None and cycle.commitment != "none"
-        met = not cycle.breached if has_deadline else None
-        fields = self.common(cycle)
-        if self.is_paused(cycle) and cycle.within_s is not None and self.paused_since:
-            # fulfilled while paused: the deadline as if the pause ended now
-            pauses = [*self.pauses, (self.paused_since, at)]
-            budget = timedelta(seconds=cycle.within_s)
-            fields["deadline"] = cycle.calendar.deadline(cycle.start, budget, pauses)
+        plan = cycle.plan
+        keys = self.keys(cycle)
+        met = not cycle.breached if plan.budget is not None else None
+        new_outcome = bool(met) and self.due(at, keys.outcome)
+        new_fulfilled = self.due(at, keys.fulfilled)
+        if new_outcome or new_fulfilled:
+            elapsed_s = self.counted_s(cycle, at)
+            deadline = cycle.deadline
+            if self.paused_since is not None and plan.pausable and plan.within_s is not None:
+                # fulfilled while paused: the deadline as if the pause ended now
+                pauses = [*self.pauses, (self.paused_since, at)]
+                budget = timedelta(seconds=plan.within_s)
+                deadline = plan.calendar.deadline(cycle.start, budget, pauses)
+            common = self.common(cycle, deadline)
+            if new_outcome:
+                # ...outcome, fulfilled_at, elapsed_seconds
+                self.output(at, _new_outcome(*common, "met", at, elapsed_s))
+            if new_fulfilled:
+                # ...fulfilled_at, elapsed_seconds, met
+                self.output(at, _new_fulfilled(*common, at, elapsed_s, met))
         cycle.fulfilled_at = at
-        cycle.pending = []
-        if met:
-            self.fact(
-                at,
-                at,
-                f"{cycle.key}:outcome",
-                SlaOutcome,
-                {**fields, "outcome": "met", "fulfilled_at": at, "elapsed_seconds": elapsed_s},
-            )
-        self.fact(
-            at,
-            at,
-            f"{cycle.key}:fulfilled",
-            TargetFulfilled,
-            {**fields, "fulfilled_at": at, "elapsed_seconds": elapsed_s, "met": met},
-        )
-
-    def common(self, cycle: _Cycle) -> dict[str, object]:
-        """Return the fields every output of ``cycle`` carries, as of this instant in the fold."""
-        return {
-            "ticket_id": self.ticket_id,
-            "tier": cycle.tier,
-            "priority": cycle.priority,
-            "target": cycle.target,
-            "cycle": cycle.number,
-            "commitment": cycle.commitment,
-            "started_at": cycle.start,
-            "deadline": cycle.deadline,
-            "target_seconds": cycle.within_s if cycle.commitment != "none" else None,
-            "policy": self.policy.name,
-        }
-
-    def fact(
-        self,
-        due: datetime,
-        at: datetime,
-        key: str,
-        kind: type[OutputEvent],
-        fields: dict[str, object],
-    ) -> None:
-        """Record an output that history earned at ``at``, to be emitted once ``due``."""
-        if key not in self.emitted:
-            self.facts.append(_Fact(due, at, len(self.facts), key, kind, fields))
+        cycle.stop()
 
     # --- the fold -------------------------------------------------------------------------
 
     def run(self, ticket_id: str, events: tuple[InputEvent, ...]) -> None:
         """Fold ``events`` (already in event-time order) and then let time reach the clock."""
         self.ticket_id = ticket_id
-        created = next((e for e in events if isinstance(e, TicketCreated)), None)
-        self.last_at = max((e.occurred_at for e in events), default=None)
+        # In event-time order, the last event is the newest.
+        self.last_at = events[-1].occurred_at if events else None
+        created = None
+        for event in events:
+            if type(event) is TicketCreated:
+                created = event
+                break
         if created is None:
             return  # an orphan: held until its creation arrives
         self.tier, self.priority = created.tier, created.priority
+        self.plans = self.tracker._plans_for(self.tier, self.priority)
         opened = created.occurred_at
         self.new_cycle(_FIRST_RESPONSE, 1, opened)
         self.new_cycle(_RESOLUTION, 1, opened)
         for event in events:
-            if event is created or isinstance(event, TicketCreated):
-                continue  # a second creation of the same ticket changes nothing
-            at = max(event.occurred_at, opened)  # events "before" creation count at creation
+            if type(event) is TicketCreated:
+                continue  # the creation, or a second one of the same ticket: changes nothing
+            at = event.occurred_at
+            if at < opened:
+                at = opened  # events "before" creation count at creation
             self.reach(at, inclusive=False)
             self.step(event, at)
         self.reach(self.clock, inclusive=True)
 
     def step(self, event: InputEvent, at: datetime) -> None:
         """Apply one event at instant ``at``: the transition table of a ticket."""
+        kind = type(event)
         resolution = self.cycles[-1]
-        first_response = self.cycles[0]
-        if isinstance(event, TicketResponded):
-            self.fulfil(first_response, at)
-        elif isinstance(event, TicketResolved):
+        if kind is TicketResponded:
+            self.fulfil(self.cycles[0], at)
+        elif kind is TicketResolved:
             self.close_pause(at)
-            self.fulfil(first_response, at)
+            self.fulfil(self.cycles[0], at)
             self.fulfil(resolution, at)
-        elif isinstance(event, TicketReopened) and not resolution.running:
-            self.close_pause(at)
-            self.new_cycle(_RESOLUTION, resolution.number + 1, at)
         elif isinstance(event, TicketUpdated):
             self.tier = event.tier or self.tier
             self.priority = event.priority or self.priority
+            self.plans = self.tracker._plans_for(self.tier, self.priority)
             for cycle in self.cycles:
-                if cycle.running and not cycle.breached:
+                if cycle.fulfilled_at is None and not cycle.breached:
                     self.respec(cycle)
                     if cycle.deadline is not None and cycle.deadline < at:
                         self.breach(cycle, at, at_once=True)  # the new deadline is past
                     else:
-                        self.reach_cycle_warnings(cycle, at)
-        elif isinstance(event, TicketPaused) and self.paused_since is None and resolution.running:
-            self.paused_since = at
-            for cycle in self.cycles:
-                if cycle.running and not cycle.breached and self.is_paused(cycle):
-                    self.plan(cycle)
-        elif isinstance(event, TicketResumed):
+                        self.warn(cycle, at, at)  # those whose instant is already past
+        elif kind is TicketPaused:
+            if self.paused_since is None and resolution.fulfilled_at is None:
+                self.paused_since = at
+                for cycle in self.cycles:
+                    if cycle.fulfilled_at is None and not cycle.breached and cycle.plan.pausable:
+                        self.schedule(cycle)
+        elif kind is TicketResumed:
             self.close_pause(at)
-
-    def reach_cycle_warnings(self, cycle: _Cycle, at: datetime) -> None:
-        """After a re-evaluation, fire at once the warnings whose instant is already past."""
-        while cycle.pending and cycle.pending[0][0] < at:
-            _, threshold = cycle.pending.pop(0)
-            self.warn(cycle, at, threshold)
+        elif resolution.fulfilled_at is not None:  # TicketReopened, of a resolved ticket
+            self.close_pause(at)
+            self.new_cycle(_RESOLUTION, resolution.number + 1, at)
 
     def close_pause(self, at: datetime) -> None:
         """End an open pause at ``at`` and re-plan the cycles it stopped."""
         if self.paused_since is None:
             return
-        stopped = [c for c in self.cycles if c.running and not c.breached and self.is_paused(c)]
+        stopped = [
+            cycle
+            for cycle in self.cycles
+            if cycle.fulfilled_at is None and not cycle.breached and cycle.plan.pausable
+        ]
         self.pauses.append((self.paused_since, at))
         self.paused_since = None
         for cycle in stopped:
-            self.plan(cycle)
+            self.schedule(cycle)
 
     # --- results --------------------------------------------------------------------------
 
-    def running(self) -> tuple[RunningTarget, ...]:
-        """Return the cycles still waiting for their fulfilment."""
-        return tuple(
-            RunningTarget(
-                cycle.tier,
-                cycle.priority,
-                cycle.target,
-                None if cycle.breached else cycle.deadline,
-                self.is_paused(cycle),
-            )
-            for cycle in self.cycles
-            if cycle.running
-        )
+    def ordered_outputs(self) -> list[OutputEvent]:
+        """Return the outputs built, in the order history earned them (then fold order)."""
+        if not self.unordered:
+            return self.outputs
+        # stable: the outputs of one instant keep the fold's order
+        pairs = sorted(zip(self.instants, self.outputs, strict=True), key=_INSTANT)
+        return [output for _, output in pairs]
 
-    @property
-    def finished(self) -> bool:
-        """No target cycle is running: the ticket is done, or an orphan with no creation."""
-        return not any(cycle.running for cycle in self.cycles)
+    def close(self, retention: timedelta) -> tuple[tuple[RunningTarget, ...], datetime | None]:
+        """Return the cycles still waiting for their fulfilment, and when the fold is next due.
 
-    def next_due(self, retention: timedelta) -> datetime | None:
-        """Return the next instant at which something fires, or the ticket is forgotten.
-
-        Open tickets are never forgotten (their outcome is still to come); finished and
-        orphan ones are, ``retention`` after their last event.
+        Next due: the next instant at which a warning or breach fires; for a finished ticket
+        (no cycle running, or an orphan with no creation) the instant it is forgotten,
+        ``retention`` after its last event. Open tickets are never forgotten: their outcome
+        is still to come.
         """
-        if self.finished:
-            return None if self.last_at is None else self.last_at + retention
-        dues = []
+        running: list[RunningTarget] = []
+        first: datetime | None = None
         for cycle in self.cycles:
-            if not cycle.running or cycle.breached or cycle.deadline is None:
+            if cycle.fulfilled_at is not None:
                 continue
-            if cycle.pending:
-                dues.append(cycle.pending[0][0])
-            dues.append(cycle.deadline + _AFTER)
-        return min(dues, default=None)
-
-
-def _build(fact: _Fact, detected_at: datetime) -> OutputEvent:
-    """Turn a fact into its output event, detected at ``detected_at``."""
-    extra = {"detected_at": detected_at} if fact.kind in (SlaWarning, SlaBreached) else {}
-    return fact.kind(**fact.fields, **extra)  # type: ignore[arg-type]
+            plan = cycle.plan
+            deadline = cycle.deadline
+            paused = self.paused_since is not None and plan.pausable
+            if cycle.breached or deadline is None:
+                # Without a deadline the entry is one of two per plan: shared by every ticket.
+                running.append(plan.idle[paused])
+                continue
+            running.append(
+                RunningTarget(cycle.tier, cycle.priority, cycle.target, deadline, paused)
+            )
+            due = deadline + _AFTER
+            if cycle.next_at is not None and cycle.next_at < due:
+                due = cycle.next_at
+            if first is None or due < first:
+                first = due
+        if not running and self.last_at is not None:
+            first = self.last_at + retention
+        return tuple(running), first
 
 
 class Tracker:
@@ -483,6 +701,28 @@ class Tracker:
         self.policy = policy
         self.retention = retention
         self.max_events = max_events
+        # Derived from the (frozen) policy on first use and kept: a handful of entries each.
+        self._plans: dict[tuple[str, str], tuple[_Plan, _Plan]] = {}
+        self._keys: dict[tuple[str, int], _Keys] = {}
+
+    def _plans_for(self, tier: str, priority: str) -> tuple[_Plan, _Plan]:
+        """Return the plans of ``first_response`` and ``resolution`` for a tier and priority."""
+        key = (tier, priority)
+        plans = self._plans.get(key)
+        if plans is None:
+            plans = self._plans[key] = (
+                _make_plan(self.policy, tier, priority, _FIRST_RESPONSE),
+                _make_plan(self.policy, tier, priority, _RESOLUTION),
+            )
+        return plans
+
+    def _keys_for(self, target: str, number: int) -> _Keys:
+        """Return the output keys of cycle ``number`` of ``target``."""
+        key = (target, number)
+        keys = self._keys.get(key)
+        if keys is None:
+            keys = self._keys[key] = _Keys(target, number)
+        return keys
 
     def apply(
         self, state: TicketState | None, event: InputEvent, clock: datetime
@@ -494,14 +734,26 @@ class Tracker:
         A duplicate ``event_id`` changes nothing.
         """
         if state is None:
-            state = TicketState(ticket_id=event.ticket_id, events=())
-        elif len(state.events) >= self.max_events or any(
-            known.event_id == event.event_id for known in state.events
-        ):
+            return self._settle(event.ticket_id, (event,), (), clock)
+        known = state.events
+        if len(known) >= self.max_events:
             return state, []
-        events = list(state.events)
-        insort(events, event, key=event_order)
-        return self._settle(state.ticket_id, tuple(events), state.emitted, clock)
+        event_id = event.event_id
+        for other in known:
+            if other.event_id == event_id:
+                return state, []
+        last = known[-1] if known else None
+        if (
+            last is None
+            or last.occurred_at < event.occurred_at
+            or (last.occurred_at == event.occurred_at and event_order(last) < event_order(event))
+        ):
+            events = (*known, event)  # the usual case: the newest event of its ticket
+        else:
+            ordered = list(known)
+            insort(ordered, event, key=event_order)
+            events = tuple(ordered)
+        return self._settle(state.ticket_id, events, state.emitted, clock)
 
     def advance(
         self, state: TicketState, clock: datetime
@@ -521,43 +773,29 @@ class Tracker:
         After a crash the table may record outputs as emitted that never reached Kafka; the
         shell republishes recent ones. ``detected_at`` stamps the rebuilt warnings/breaches.
         """
-        fold = _Fold(self.policy, _END_OF_TIME, frozenset())
+        fold = _Fold(self, _END_OF_TIME, state.emitted, rebuild=True, detected_at=detected_at)
         fold.run(state.ticket_id, state.events)
-        return [
-            _build(fact, detected_at)
-            for fact in sorted(fold.facts, key=lambda f: (f.at, f.seq))
-            if fact.key in state.emitted
-        ]
+        return fold.ordered_outputs()
 
     def _settle(
         self,
         ticket_id: str,
         events: tuple[InputEvent, ...],
-        emitted: frozenset[str],
+        emitted: tuple[str, ...],
         clock: datetime,
     ) -> tuple[TicketState | None, list[OutputEvent]]:
         """Fold the events, emit the facts due by ``clock`` and schedule the next one."""
-        fold = _Fold(self.policy, clock, emitted)
+        fold = _Fold(self, clock, emitted)
         fold.run(ticket_id, events)
-        outputs: list[OutputEvent] = []
-        new_keys: set[str] = set()
-        later: list[datetime] = []
-        for fact in sorted(fold.facts, key=lambda f: (f.at, f.seq)):
-            if fact.due > clock:
-                later.append(fact.due)
-                continue
-            new_keys.add(fact.key)
-            outputs.append(_build(fact, clock))
-        due_at = fold.next_due(self.retention)
+        outputs = fold.ordered_outputs()
+        running, due_at = fold.close(self.retention)
+        finished = not running
+        later = fold.later
         if later:
-            due_at = min(later) if due_at is None or fold.finished else min(due_at, *later)
-        elif fold.finished and due_at is not None and clock >= due_at:
+            due_at = min(later) if due_at is None or finished else min(due_at, *later)
+        elif finished and due_at is not None and clock >= due_at:
             return None, outputs
-        state = TicketState(
-            ticket_id=ticket_id,
-            events=events,
-            emitted=emitted | new_keys if new_keys else emitted,
-            due_at=due_at,
-            running=fold.running(),
-        )
-        return state, outputs
+        if fold.new_keys:
+            # a fold earns each key once, and only keys not emitted before
+            emitted = tuple(sorted((*emitted, *fold.new_keys)))
+        return TicketState(ticket_id, events, emitted, due_at, running), outputs

@@ -170,6 +170,7 @@ INVALID_EVENT = [
     pytest.param(doc(ticket_id="TCK\x001"), "ticket_id: contains a control character: 'TCK\\x001'"),
     pytest.param(doc(ticket_id="TCK\x7f"), "ticket_id: contains a control character: 'TCK\\x7f'"),
     pytest.param(doc(ticket_id="\tTCK"), "ticket_id: contains a control character: '\\tTCK'"),
+    pytest.param(doc(tier="é\x1f"), "tier: contains a control character: 'é\\x1f'"),
     pytest.param(doc(occurred_at=DROP), "occurred_at: missing"),
     pytest.param(doc(occurred_at=1_700_000_000), "occurred_at: expected a string, got integer"),
     pytest.param(

@@ -5,10 +5,11 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from worker.schedule import DeadlineIndex
+from worker.schedule import DeadlineIndex, DueQueue
 
 T0 = datetime(2026, 11, 23, tzinfo=UTC)
 
@@ -59,7 +60,7 @@ def test_heap_is_compacted_under_churn() -> None:
         for i in range(100):
             index.set(f"t{i}", at(round_ * 1000 + i))
     assert len(index) == 100
-    assert len(index._heap) <= 2 * 1024  # the memory bound is the point
+    assert len(index._queue) <= 2 * 1024  # the memory bound is the point
     assert index.pop_due(at(10**6)) == [f"t{i}" for i in range(100)]
 
 
@@ -80,3 +81,55 @@ def test_index_matches_a_plain_dict(ops: list[tuple[int, int | None]]) -> None:
     expected = sorted((due, t) for t, due in model.items() if due <= clock)
     assert index.pop_due(clock) == [t for _, t in expected]
     assert len(index) == len(model) - len(expected)
+
+
+# --- the calendar queue underneath ---------------------------------------------------------
+
+
+def test_due_queue_gives_entries_back_earliest_first() -> None:
+    """Entries come back by instant then ticket id, whether queued before or after the edge."""
+    queue = DueQueue([(at(60 * 24 * 3), "far"), (at(5), "b"), (at(5), "a")])
+    assert len(queue) == 3
+    assert queue.first() == (at(5), "a")
+    queue.push(at(4), "earlier, in the minute already taken")  # before the edge: the heap
+    queue.push(at(5), "a")  # a duplicate is the owner's business
+    assert [queue.pop() for _ in range(5)] == [
+        (at(4), "earlier, in the minute already taken"),
+        (at(5), "a"),
+        (at(5), "a"),
+        (at(5), "b"),
+        (at(60 * 24 * 3), "far"),
+    ]
+    assert len(queue) == 0
+    assert queue.first() is None
+
+
+def test_popping_an_empty_due_queue_is_an_error() -> None:
+    """Taking from an empty queue raises IndexError, as popping an empty heap does."""
+    queue = DueQueue()
+    with pytest.raises(IndexError, match="empty"):
+        queue.pop()
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("push"), st.integers(-5, 300), st.sampled_from("abc")),
+            st.tuples(st.just("pop"), st.just(0), st.just("")),
+        )
+    )
+)
+def test_due_queue_matches_a_sorted_list(ops: list[tuple[str, int, str]]) -> None:
+    """Any mix of pushes (seconds apart or minutes apart) and pops gives a sorted list's order."""
+    queue = DueQueue()
+    model: list[tuple[datetime, str]] = []
+    for op, seconds, ticket in ops:
+        if op == "push":
+            queue.push(T0 + timedelta(seconds=seconds * 7), ticket)
+            model.append((T0 + timedelta(seconds=seconds * 7), ticket))
+        elif model:
+            model.sort()
+            assert queue.pop() == model.pop(0)
+        assert len(queue) == len(model)
+    assert [queue.pop() for _ in range(len(model))] == sorted(model)

@@ -96,3 +96,14 @@ def test_other_versions_are_refused_with_an_upgrade_hint() -> None:
         peek_state(raw)
     with pytest.raises(ValueError, match="upgrade the worker"):
         decode_state(raw)
+
+
+def test_emitted_keys_decode_sorted_and_once() -> None:
+    """A stored state's emitted keys, in any order and even repeated, decode sorted, once."""
+    raw = (
+        b'{"v":1,"p":0,"due":null,"emit_at":null,"run":[],"id":"T","emitted":'
+        b'["resolution:1:fulfilled","first_response:1:50%","resolution:1:fulfilled"],"events":[]}'
+    )
+    state, _ = decode_state(raw)
+    assert state.emitted == ("first_response:1:50%", "resolution:1:fulfilled")
+    assert decode_state(encode_state(state, partition=0, emit_at=None))[0] == state

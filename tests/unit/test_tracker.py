@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -639,3 +640,75 @@ def test_emitted_outputs_are_rebuilt_identically(tracker: Tracker) -> None:
     public = [o for o in emitted if not isinstance(o, TargetFulfilled)]
     assert comparable(rebuilt) >= comparable(public)
     assert {o.id for o in rebuilt} == {o.id for o in emitted}
+
+
+def test_only_the_outputs_recorded_as_emitted_are_rebuilt(tracker: Tracker) -> None:
+    """Rebuilding republishes exactly the keys the state records, even an outcome alone."""
+    state, outputs = tracker.apply(None, created(), T0)
+    assert state is not None
+    state, outputs = tracker.apply(state, event(TicketResponded, T0 + H), T0 + H)
+    assert state is not None
+    assert "first_response:1:fulfilled" in state.emitted
+    partial = replace(state, emitted=("first_response:1:outcome",))
+    rebuilt = tracker.emitted_outputs(partial, detected_at=T0)
+    assert [(type(o).__name__, o.id) for o in rebuilt] == [("SlaOutcome", "T1:first_response:1")]
+    assert rebuilt == [o for o in outputs if isinstance(o, SlaOutcome)]
+
+
+def test_outputs_are_complete_dataclass_values(tracker: Tracker) -> None:
+    """Outputs (built slot by slot, for speed) equal the same fields passed to the class."""
+    events = [
+        created(priority="P3"),
+        event(TicketUpdated, T0 + 30 * M, priority="P1"),
+        event(TicketPaused, T0 + H),
+        event(TicketResumed, T0 + 2 * H),
+        event(TicketResponded, T0 + 3 * H),
+        event(TicketResolved, T0 + 9 * H),
+    ]
+    outputs = simulate(tracker, events, END)
+    assert {type(o) for o in outputs} == {SlaWarning, SlaBreached, SlaOutcome, TargetFulfilled}
+    for out in outputs:
+        assert not hasattr(type(out), "__post_init__")  # nothing the fast build would skip
+        values = {f.name: getattr(out, f.name) for f in fields(out)}
+        assert type(out)(**values) == out
+        assert repr(type(out)(**values)) == repr(out)
+
+
+def test_replay_pauses_the_garbage_collector_and_restores_it(tracker: Tracker) -> None:
+    """The collector is off while a replay runs, back on after it ends or is closed."""
+    events = [created(), event(TicketResponded, T0 + H)]
+    assert gc.isenabled()
+    seen = [gc.isenabled() for _ in Simulation(tracker).run(events, until=END)]
+    assert seen
+    assert not any(seen)
+    assert gc.isenabled()
+    replay = Simulation(tracker).run(events)
+    next(replay)
+    assert not gc.isenabled()
+    replay.close()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        list(Simulation(tracker).run(events))
+        assert not gc.isenabled()  # left as it was
+    finally:
+        gc.enable()
+
+
+def test_replay_queue_stays_bounded_and_exact(tracker: Tracker) -> None:
+    """Tickets whose due instant keeps moving leave stale queue entries; they are dropped,
+    and the outputs are those of each ticket replayed alone."""
+    histories: list[list[InputEvent]] = []
+    for n in range(60):
+        ticket = f"T{n}"
+        history = [created(priority="P3", ticket=ticket)]
+        for i in range(1, 31):
+            priority = "P2" if i % 2 else "P3"
+            history.append(event(TicketUpdated, T0 + i * M, ticket, priority=priority))
+        history.append(event(TicketResponded, T0 + 40 * M, ticket))
+        histories.append(history)
+    simulation = Simulation(tracker)
+    together = list(simulation.run([e for history in histories for e in history]))
+    assert len(simulation.queue) <= 2 * len(simulation.states) + 1024
+    alone = [o for history in histories for o in simulate(tracker, history, T0 + 40 * M)]
+    assert comparable(together) == comparable(alone)
