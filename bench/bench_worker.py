@@ -21,7 +21,10 @@ other processes of the machine used meanwhile is printed too: a busy machine rea
    every 0.5 s, the crossing interpolated between polls; events processed before the first
    ready answer are left out of the count). The same N messages are first read by a bare
    aiokafka consumer (``group_id=None``, from the beginning, touching each value only):
-   the ceiling for a single Python consumer on this machine.
+   the ceiling for a single Python consumer on this machine; then by two bare faust agents
+   configured as the worker (``bench/faust_floor.py``): one that only iterates the stream,
+   one that also writes each message into a RocksDB table. They are the ceiling faust
+   itself puts on a worker that handles messages one at a time with a table.
 2. **Breach detection delay.** K open tickets (default 100,000; ``--open``) are created, of
    which B (``--breaching``, default all K) have first-response deadlines spread evenly
    over a window (``--window``, default 60 s) that starts once the load, the restarts of
@@ -127,6 +130,8 @@ TARGET_EVENTS_S = 20_000
 TARGET_P99_S = 1.5
 TARGET_TICKET_BYTES = 300
 TARGET_RESTART_S = 60.0
+# The bare faust agents of figure 1 (bench/faust_floor.py): mode and what it does per message.
+FLOOR_MODES = {"iterate": "iterating only", "table": "one table write per message"}
 # Other processes using more than this share of a core make the figures read low: say so.
 BUSY_SHARE = 0.25
 # Polling the worker's HTTP endpoints (there is nothing to await): /metrics costs the worker
@@ -595,6 +600,8 @@ class Throughput:
     worker_cpu_s: float
     broker_cpu_s: float | None
     others_cpu_s: float  # every other process of the machine (not worker, broker, us)
+    # events/s of a bare faust agent over the same messages (bench/faust_floor.py), by mode
+    floors: dict[str, float | None] = field(default_factory=dict)
 
     @property
     def worker_rate(self) -> float:
@@ -642,6 +649,7 @@ async def measure_throughput(
     log(f"1. produced them in {produce_s:.1f}s ({count / produce_s:,.0f}/s)")
     bare_s = await deployment.bare_consume(count)
     log(f"1. bare aiokafka consumer read them in {bare_s:.2f}s ({count / bare_s:,.0f}/s)")
+    floors = {mode: faust_floor(broker, deployment, tmp, count, mode) for mode in FLOOR_MODES}
 
     worker = deployment.worker(profile)
     try:
@@ -668,6 +676,7 @@ async def measure_throughput(
             worker_cpu_s=worker_cpu,
             broker_cpu_s=broker_cpu,
             others_cpu_s=others,
+            floors=floors,
         )
         log(
             f"1. worker processed them in {result.worker_s:.1f}s after ready "
@@ -681,6 +690,36 @@ async def measure_throughput(
     if profile is not None:
         show_profile(profile)
     return result
+
+
+def faust_floor(
+    broker: Broker, deployment: Deployment, tmp: Path, count: int, mode: str
+) -> float | None:
+    """Return the events/s of a bare faust agent reading the input topic (``faust_floor.py``)."""
+    command = [
+        sys.executable,
+        str(ROOT / "bench" / "faust_floor.py"),
+        f"--bootstrap={broker.bootstrap}",
+        f"--topic={deployment.topics['input']}",
+        f"--count={count}",
+        f"--partitions={PARTITIONS}",
+        f"--mode={mode}",
+        f"--data-dir={tmp}",
+    ]
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=max(300.0, count / 500), check=False
+        )
+    except subprocess.TimeoutExpired:
+        log(f"1. bare faust agent ({mode}) timed out")
+        return None
+    for line in done.stdout.splitlines():
+        if line.startswith("events_per_s="):
+            rate = float(line.partition("=")[2])
+            log(f"1. bare faust agent ({FLOOR_MODES[mode]}): {rate:,.0f}/s")
+            return rate
+    log(f"1. bare faust agent ({mode}) failed: {done.stderr.strip()[-500:]}")
+    return None
 
 
 def show_profile(path: Path) -> None:
@@ -956,6 +995,9 @@ def report(args: argparse.Namespace, thr: Throughput | None, opened: OpenTickets
             )
         )
         rows.append(("worker / bare consumer", f"{thr.worker_rate / thr.bare_rate:.1%}", "-"))
+        for mode, rate in thr.floors.items():
+            value = "failed (see the log above)" if rate is None else f"{rate:,.0f}/s"
+            rows.append((f"bare faust agent, {FLOOR_MODES[mode]}", value, "-"))
         cpu = f"worker {thr.worker_cpu_s / thr.worker_s:.0%}"
         if thr.broker_cpu_s is not None:
             cpu += f", broker {thr.broker_cpu_s / thr.worker_s:.0%}"

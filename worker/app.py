@@ -75,6 +75,16 @@ _TICK_RESEND_S: Final = 30.0
 _REEMIT_WINDOW_S: Final = 15.0
 # A rebuild of a million tickets takes seconds: yield to the HTTP server this often.
 _REBUILD_YIELD_EVERY: Final = 1_000
+# RocksDB memory, per partition's database. faust's defaults are a 2 GiB block cache and
+# three 64 MiB memtables for each of them: a worker owning 8 partitions could grow past 17 GiB.
+# Ticket states are a few hundred bytes and the hot ones are recent (in the memtables); the
+# rest is read through the OS page cache. So: two 4 MiB memtables and an 8 MiB block cache
+# each, at most 128 MiB for 8 partitions, whatever the number of tickets.
+_ROCKSDB_OPTIONS: Final = {
+    "write_buffer_size": 4 * 2**20,
+    "max_write_buffer_number": 2,
+    "block_cache_size": 8 * 2**20,
+}
 # Ticks make a round trip through Kafka; /readyz reports an outage when none has come back
 # for this long (a few hundred ticks normally would have).
 _TICK_SILENCE_S: Final = 10.0
@@ -159,6 +169,7 @@ class SlaWorker:
             on_recover=self._on_recover,
             key_type=bytes,  # bytes means faust's "raw" codec: our codec owns the format
             value_type=bytes,
+            options=_ROCKSDB_OPTIONS,
         )
         self.app.agent(self.source, name="sla-tracker", concurrency=1)(self._process)
         self.app.timer(settings.tick_interval_s)(self._send_ticks)
@@ -373,19 +384,21 @@ class SlaWorker:
             if tp.topic in self.settings.input_topics
         }
         partitions = {p: _Partition() for p in assigned}
-        running: list[RunningTarget] = []
+        running = self.metrics.rebuild_running()
         recent: dict[int, list[tuple[float, bytes]]] = {p: [] for p in assigned}
         newest: dict[int, float] = {}
-        for count, key in enumerate(list(self.table.keys()), start=1):  # awaits below
-            raw = self.table.get(key)
-            if raw is None:
-                continue
+        entries: Iterable[tuple[bytes, bytes]] = self.table.items()
+        if self.settings.store != "rocksdb":
+            # A RocksDB iterator reads a snapshot, so the loop may await while iterating; the
+            # memory store is a dict, which must not change under an iteration: copy it.
+            entries = list(entries)
+        for count, (key, raw) in enumerate(entries, start=1):  # awaits below
             summary = peek_state(raw)
             part = partitions.get(summary.partition)
             if part is None:
                 continue
             part.index.set(key.decode(), summary.due_at)
-            running.extend(summary.running)
+            running.add(summary.running)
             if summary.emit_at is not None:
                 p = summary.partition
                 newest[p] = max(newest.get(p, summary.emit_at), summary.emit_at)
@@ -398,7 +411,7 @@ class SlaWorker:
         self.metrics.clear_partitions()
         for p, part in partitions.items():
             self.metrics.set_partition_caught_up(p, part.clock.caught_up)
-        self.metrics.reset_running(running)
+        running.done()
         reemitted = await self._reemit_recent(recent)
         self.tick_seen_at = time.monotonic()
         self.ready = bool(assigned)

@@ -85,6 +85,7 @@ __all__ = [
     "TIME_TO_BREACH_BUCKETS_S",
     "UNKNOWN_EVENT_TYPE",
     "Metrics",
+    "RunningRebuild",
     "bucket_label",
     "response_buckets",
 ]
@@ -194,6 +195,38 @@ class _Running:
     paused: int = 0
     deadlines: Any = field(default_factory=SortedList)
     sum_us: int = 0
+
+
+class RunningRebuild:
+    """The running targets of a rebuild, tallied per label set (see ``rebuild_running``)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+        labels = metrics._running
+        self._counts: dict[_LabelSet, list[int]] = {key: [0, 0] for key in labels}
+        self._deadlines: dict[_LabelSet, list[float]] = {key: [] for key in labels}
+        self._sums: dict[_LabelSet, int] = dict.fromkeys(labels, 0)
+
+    def add(self, running: Iterable[RunningTarget]) -> None:
+        """Tally ``running`` (label sets the policy does not have are ignored)."""
+        counts, deadlines, sums = self._counts, self._deadlines, self._sums
+        for item in running:
+            key = (item.tier, item.priority, item.target)
+            if key not in counts:
+                continue
+            counts[key][item.paused] += 1
+            if item.deadline is not None:
+                deadlines[key].append(item.deadline.timestamp())
+                sums[key] += _microseconds(item.deadline)
+
+    def done(self) -> None:
+        """Replace the metrics' running targets by those tallied."""
+        labels = self._metrics._running
+        for key in labels:
+            not_paused, paused = self._counts[key]
+            labels[key] = _Running(
+                not_paused, paused, SortedList(self._deadlines[key]), self._sums[key]
+            )
 
 
 class _ScrapeTimeCollector(Collector):
@@ -445,20 +478,17 @@ class Metrics:
 
     def reset_running(self, running: Iterable[RunningTarget]) -> None:
         """Replace every running target by ``running`` (after a rebalance rebuilt the state)."""
-        counts: dict[_LabelSet, list[int]] = {key: [0, 0] for key in self._running}
-        deadlines: dict[_LabelSet, list[float]] = {key: [] for key in self._running}
-        sums: dict[_LabelSet, int] = dict.fromkeys(self._running, 0)
-        for item in running:
-            key = (item.tier, item.priority, item.target)
-            if key not in counts:
-                continue
-            counts[key][item.paused] += 1
-            if item.deadline is not None:
-                deadlines[key].append(item.deadline.timestamp())
-                sums[key] += _microseconds(item.deadline)
-        for key in self._running:
-            not_paused, paused = counts[key]
-            self._running[key] = _Running(not_paused, paused, SortedList(deadlines[key]), sums[key])
+        rebuild = self.rebuild_running()
+        rebuild.add(running)
+        rebuild.done()
+
+    def rebuild_running(self) -> RunningRebuild:
+        """Start replacing every running target: add them in parts, then call ``done()``.
+
+        For a rebuild over a million stored tickets: each ticket's targets are tallied as
+        they are read, rather than listed first.
+        """
+        return RunningRebuild(self)
 
     def set_partition_caught_up(self, partition: int, caught_up: bool) -> None:
         """Set whether the worker has processed everything in ``partition``."""

@@ -613,6 +613,22 @@ def test_incremental_updates_equal_a_reset_from_scratch(
     assert incremental.render(None, T0) == Metrics(POLICY).render(None, T0)
 
 
+def test_rebuild_in_parts_equals_one_reset() -> None:
+    """A rebuild fed ticket by ticket ends where one reset with every target does."""
+    targets = [running(T0 + H), running(T0 + 2 * H, priority="P2"), running(None)]
+    whole = Metrics(POLICY)
+    whole.update_running([], [running(T0 + 5 * H)])
+    whole.reset_running(targets)
+    parts = Metrics(POLICY)
+    parts.update_running([], [running(T0 + 5 * H)])
+    rebuild = parts.rebuild_running()
+    for target in targets:
+        rebuild.add([target])
+    assert parts.render(None, T0) != whole.render(None, T0)  # nothing replaced before done()
+    rebuild.done()
+    assert parts.render(None, T0) == whole.render(None, T0)
+
+
 def test_reset_replaces_everything() -> None:
     metrics = Metrics(POLICY)
     metrics.update_running([], [running(T0 + H), running(T0 + 2 * H, priority="P2")])
