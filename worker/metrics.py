@@ -1,6 +1,6 @@
 """Every Prometheus metric of the worker (CONTRACTS.md section 5), against an injected registry.
 
-Edge module: imports ``prometheus_client`` and ``sortedcontainers``, never faust or aiokafka.
+Edge module: imports ``prometheus_client``, never faust or aiokafka.
 The worker shell feeds :class:`Metrics` what the core produced (outputs, running targets,
 event results) and serves :meth:`Metrics.render` on ``/metrics``; tests build a fresh one per
 test.
@@ -38,10 +38,12 @@ Not thread-safe: call every method from the event loop that serves ``/metrics``.
 from __future__ import annotations
 
 import time
+from array import array
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
 from prometheus_client import (
     CollectorRegistry,
@@ -59,7 +61,6 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
-from sortedcontainers import SortedList  # type: ignore[import-untyped]
 
 from worker.events import (
     INPUT_TYPES,
@@ -86,6 +87,7 @@ __all__ = [
     "UNKNOWN_EVENT_TYPE",
     "Metrics",
     "RunningRebuild",
+    "SortedFloats",
     "bucket_label",
     "response_buckets",
 ]
@@ -183,6 +185,87 @@ def _aware(at: datetime, name: str) -> datetime:
     return at
 
 
+class SortedFloats:
+    """A sorted multiset of floats, kept in ``array('d')`` chunks: 8 bytes a value.
+
+    Why not ``sortedcontainers.SortedList``: it holds a float object per value, about 45
+    bytes each with its slot; with a million open tickets (two deadlines each) that was a
+    third of a worker's memory for the index of deadlines alone. Chunks hold up to
+    ``2 * _CHUNK`` values; ``_maxes`` has the last value of each, so a lookup is a bisect
+    over the maxes and one within a chunk. Counting (``bisect_right``) adds up the lengths of
+    the chunks before: a few thousand at most, once per bucket per scrape.
+    """
+
+    __slots__ = ("_chunks", "_len", "_maxes")
+    _CHUNK: Final = 1024
+
+    def __init__(self, values: Iterable[float] = ()) -> None:
+        ordered = array("d", sorted(values))
+        size = self._CHUNK
+        self._chunks = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+        self._maxes = [chunk[-1] for chunk in self._chunks]
+        self._len = len(ordered)
+
+    def add(self, value: float) -> None:
+        """Insert ``value``."""
+        self._len += 1
+        chunks, maxes = self._chunks, self._maxes
+        if not chunks:
+            chunks.append(array("d", (value,)))
+            maxes.append(value)
+            return
+        i = min(bisect_left(maxes, value), len(maxes) - 1)  # past every max: the last chunk
+        chunk = chunks[i]
+        insort(chunk, value)
+        if len(chunk) > 2 * self._CHUNK:
+            half = self._CHUNK
+            chunks[i : i + 1] = [chunk[:half], chunk[half:]]
+            maxes[i : i + 1] = [chunk[half - 1], chunk[-1]]
+        else:
+            maxes[i] = chunk[-1]
+
+    def remove(self, value: float) -> bool:
+        """Remove one ``value``; return whether there was one."""
+        chunks, maxes = self._chunks, self._maxes
+        # The first chunk whose last value is >= value holds it, if any does: every later
+        # chunk starts at or after that last value.
+        i = bisect_left(maxes, value)
+        if i == len(maxes):
+            return False
+        chunk = chunks[i]
+        j = bisect_left(chunk, value)
+        if chunk[j] != value:
+            return False
+        del chunk[j]
+        self._len -= 1
+        if chunk:
+            maxes[i] = chunk[-1]
+        else:
+            del chunks[i], maxes[i]
+        return True
+
+    def bisect_right(self, value: float) -> int:
+        """Return how many values are <= ``value``."""
+        i = bisect_right(self._maxes, value)
+        count = sum(map(len, self._chunks[:i]))
+        return count + bisect_right(self._chunks[i], value) if i < len(self._chunks) else count
+
+    def __getitem__(self, index: int) -> float:
+        """Return the ``index``-th smallest value (0-based, non-negative)."""
+        for chunk in self._chunks:
+            if index < len(chunk):
+                return chunk[index]
+            index -= len(chunk)
+        raise IndexError("SortedFloats index out of range")
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __iter__(self) -> Iterator[float]:
+        for chunk in self._chunks:
+            yield from chunk
+
+
 @dataclass(slots=True)
 class _Running:
     """The running targets of one tier x priority x target label set.
@@ -193,7 +276,7 @@ class _Running:
 
     running: int = 0
     paused: int = 0
-    deadlines: Any = field(default_factory=SortedList)
+    deadlines: SortedFloats = field(default_factory=SortedFloats)
     sum_us: int = 0
 
 
@@ -204,7 +287,7 @@ class RunningRebuild:
         self._metrics = metrics
         labels = metrics._running
         self._counts: dict[_LabelSet, list[int]] = {key: [0, 0] for key in labels}
-        self._deadlines: dict[_LabelSet, list[float]] = {key: [] for key in labels}
+        self._deadlines: dict[_LabelSet, array[float]] = {key: array("d") for key in labels}
         self._sums: dict[_LabelSet, int] = dict.fromkeys(labels, 0)
 
     def add(self, running: Iterable[RunningTarget]) -> None:
@@ -225,7 +308,7 @@ class RunningRebuild:
         for key in labels:
             not_paused, paused = self._counts[key]
             labels[key] = _Running(
-                not_paused, paused, SortedList(self._deadlines[key]), self._sums[key]
+                not_paused, paused, SortedFloats(self._deadlines[key]), self._sums[key]
             )
 
 
@@ -553,11 +636,8 @@ class Metrics:
             entry.paused = max(0, entry.paused - 1)
         else:
             entry.running = max(0, entry.running - 1)
-        if item.deadline is not None:
-            stamp = item.deadline.timestamp()
-            if stamp in entry.deadlines:
-                entry.deadlines.remove(stamp)
-                entry.sum_us -= _microseconds(item.deadline)
+        if item.deadline is not None and entry.deadlines.remove(item.deadline.timestamp()):
+            entry.sum_us -= _microseconds(item.deadline)
 
 
 def _microseconds(at: datetime) -> int:

@@ -35,6 +35,7 @@ from worker.metrics import (
     DEAD_LETTER_REASONS,
     TIME_TO_BREACH_BUCKETS_S,
     Metrics,
+    SortedFloats,
     bucket_label,
     response_buckets,
 )
@@ -730,3 +731,42 @@ def test_metrics_driven_by_the_tracker_agree_with_the_simulation() -> None:
     assert (
         got[("sla_time_to_breach_seconds_bucket", frozenset({**silver, "le": "+Inf"}.items()))] == 1
     )
+
+
+# --- the sorted multiset behind the deadline gauges ------------------------------------------
+
+
+class _TinyChunks(SortedFloats):
+    """Chunks of at most 4 values, so a few dozen operations split and empty many of them."""
+
+    _CHUNK = 2
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(st.integers(-3, 3).map(float), max_size=12),
+    st.lists(
+        st.tuples(st.sampled_from(["add", "remove", "count"]), st.integers(-4, 4).map(float)),
+        max_size=60,
+    ),
+)
+def test_sorted_floats_behave_as_a_sorted_list(initial: list[float], ops: list[Any]) -> None:
+    """Adds, removes (present or not), counts and indexing agree with a sorted Python list."""
+    values = _TinyChunks(initial)
+    model = sorted(initial)
+    for op, value in ops:
+        if op == "add":
+            values.add(value)
+            model.append(value)
+            model.sort()
+        elif op == "remove":
+            assert values.remove(value) == (value in model)
+            if value in model:
+                model.remove(value)
+        else:
+            assert values.bisect_right(value) == sum(1 for v in model if v <= value)
+        assert len(values) == len(model)
+        assert list(values) == model
+        assert [values[i] for i in range(len(model))] == model
+    with pytest.raises(IndexError):
+        values[len(model)]
