@@ -18,7 +18,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -26,19 +25,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from harness import POLICY, SLA_WORKER, Deployment
+from harness import (
+    BROKER_START_ATTEMPTS,
+    POLICY,
+    SLA_WORKER,
+    Deployment,
+    free_ports,
+    kafka_sh,
+)
 from hypothesis import settings
 
 if TYPE_CHECKING:
     from aiokafka.structs import RecordMetadata
 
 ROOT = Path(__file__).resolve().parent.parent
-KAFKA_SH = ROOT / "deploy" / "kafka" / "kafka.sh"
-# A cold machine first fetches the broker's jars from Maven Central: minutes, not seconds.
-BROKER_START_TIMEOUT_S = 600
-# Free ports are picked, released, then bound by the JVM a moment later; another process
-# can take one in between, so a failed start is retried on new ports.
-BROKER_START_ATTEMPTS = 3
 # A new topic becomes usable (every partition has a leader) within milliseconds locally.
 TOPIC_READY_TIMEOUT_S = 15.0
 
@@ -73,26 +73,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
-def _free_ports(count: int) -> list[int]:
-    """Distinct ports free on 127.0.0.1 now (each socket is held until all are picked)."""
-    with contextlib.ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-
-
-def _kafka_sh(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", str(KAFKA_SH), command],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=BROKER_START_TIMEOUT_S,
-        check=False,
-    )
-
-
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`127.0.0.1:PORT` of a real broker for this session (or `$SLA_TEST_BROKER`)."""
@@ -103,18 +83,18 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     failures = []
     for _ in range(BROKER_START_ATTEMPTS):
-        port, controller_port = _free_ports(2)
+        port, controller_port = free_ports(2)
         env = {
             **os.environ,
             "KAFKA_PORT": str(port),
             "KAFKA_CONTROLLER_PORT": str(controller_port),
             "KAFKA_STATE_DIR": str(tmp_path_factory.mktemp("kafka")),
         }
-        started = _kafka_sh("up", env)
+        started = kafka_sh("up", env)
         if started.returncode == 0:
             break
         failures.append(started.stdout + started.stderr)
-        _kafka_sh("down", env)
+        kafka_sh("down", env)
     else:
         pytest.fail(
             "could not start the local Kafka broker:\n" + "\n".join(failures), pytrace=False
@@ -122,7 +102,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         yield f"127.0.0.1:{port}"
     finally:
-        stopped = _kafka_sh("down", env)
+        stopped = kafka_sh("down", env)
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
 
 

@@ -27,11 +27,38 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 POLICY = Path(__file__).resolve().parent / "integration" / "policy.yaml"
 SLA_WORKER = [sys.executable, "-m", "worker"]
+KAFKA_SH = ROOT / "deploy" / "kafka" / "kafka.sh"
+# A cold machine first fetches the broker's jars from Maven Central: minutes, not seconds.
+BROKER_START_TIMEOUT_S = 600
+# Free ports are picked, released, then bound by the JVM a moment later; another process
+# can take one in between, so a failed start is retried on new ports.
+BROKER_START_ATTEMPTS = 3
 # Start-up is a few seconds (Python imports, group join, recovery); a cold JVM broker and a
 # busy CI machine can stretch it, so allow a generous bound before declaring it stuck.
 READY_TIMEOUT_S = 90.0
 # A clean shutdown must finish within 10 s (issue 5); allow margin before killing.
 STOP_TIMEOUT_S = 20.0
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct ports free on 127.0.0.1 now (each socket is held until all are picked)."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+
+
+def kafka_sh(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run ``deploy/kafka/kafka.sh COMMAND`` with ``env`` (e.g. ``up`` on chosen ports)."""
+    return subprocess.run(
+        ["bash", str(KAFKA_SH), command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=BROKER_START_TIMEOUT_S,
+        check=False,
+    )
 
 
 def utc(text: str | None = None) -> datetime:

@@ -10,8 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import _free_ports, _kafka_sh
-from harness import Deployment, event, utc
+from harness import Deployment, event, free_ports, kafka_sh, utc
 
 S = timedelta(seconds=1)
 TICKETS = 40
@@ -28,17 +27,17 @@ class Broker:
     env: dict[str, str]
 
     def up(self) -> None:
-        started = _kafka_sh("up", self.env)
+        started = kafka_sh("up", self.env)
         assert started.returncode == 0, started.stdout + started.stderr
 
     def down(self) -> None:
-        stopped = _kafka_sh("down", self.env)
+        stopped = kafka_sh("down", self.env)
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
 
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    port, controller = _free_ports(2)
+    port, controller = free_ports(2)
     own = Broker(
         {
             **os.environ,

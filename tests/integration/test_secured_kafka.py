@@ -12,12 +12,10 @@ user runs it, over the secured listeners only.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -26,17 +24,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import POLICY, ROOT, SLA_WORKER, Deployment, event, utc
+from harness import (
+    BROKER_START_ATTEMPTS,
+    POLICY,
+    ROOT,
+    SLA_WORKER,
+    Deployment,
+    event,
+    free_ports,
+    kafka_sh,
+    utc,
+)
 
-KAFKA_SH = ROOT / "deploy" / "kafka" / "kafka.sh"
 SECURED_PROPERTIES = ROOT / "deploy" / "kafka" / "secured.properties"
 SCRAM_USER = ("alice", "alice-secret")
 PLAIN_USER = ("bob", "bob-secret")  # as in deploy/kafka/secured.properties
-# A cold machine first fetches the broker's jars from Maven Central: minutes, not seconds.
-BROKER_START_TIMEOUT_S = 600
-# Free ports are picked, released, then bound by the JVM a moment later; another process
-# can take one in between, so a failed start is retried on new ports.
-BROKER_START_ATTEMPTS = 3
 # A command that talks to Kafka: Python start-up plus a few round trips, or a one-line error
 # within SLA_CONNECT_TIMEOUT. Past this it hangs, which is the failure the tests look for.
 COMMAND_TIMEOUT_S = 60.0
@@ -56,26 +58,6 @@ class SecuredBroker:
     cafile: Path
 
 
-def _free_ports(count: int) -> list[int]:
-    """Distinct ports free on 127.0.0.1 now (each socket is held until all are picked)."""
-    with contextlib.ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-
-
-def _kafka_sh(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", str(KAFKA_SH), command],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=BROKER_START_TIMEOUT_S,
-        check=False,
-    )
-
-
 def _clean_environ() -> dict[str, str]:
     """The environment without SLA_* variables: each test says every setting it uses."""
     return {k: v for k, v in os.environ.items() if not k.startswith("SLA_")}
@@ -86,7 +68,7 @@ def secured_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured
     """A broker with PLAINTEXT, SASL_SSL and SSL listeners, stopped after the module."""
     failures = []
     for _ in range(BROKER_START_ATTEMPTS):
-        port, controller_port, sasl_ssl_port, ssl_port = _free_ports(4)
+        port, controller_port, sasl_ssl_port, ssl_port = free_ports(4)
         state = tmp_path_factory.mktemp("kafka-secured")
         user, password = SCRAM_USER
         env = {
@@ -99,11 +81,11 @@ def secured_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured
             "KAFKA_EXTRA_PROPERTIES": str(SECURED_PROPERTIES),
             "KAFKA_FORMAT_ARGS": f"--add-scram SCRAM-SHA-512=[name={user},password={password}]",
         }
-        started = _kafka_sh("up", env)
+        started = kafka_sh("up", env)
         if started.returncode == 0:
             break
         failures.append(started.stdout + started.stderr)
-        _kafka_sh("down", env)
+        kafka_sh("down", env)
     else:
         pytest.fail(
             "could not start the secured Kafka broker:\n" + "\n".join(failures), pytrace=False
@@ -116,7 +98,7 @@ def secured_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured
             cafile=state / "tls" / "ca.pem",
         )
     finally:
-        stopped = _kafka_sh("down", env)
+        stopped = kafka_sh("down", env)
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
 
 
