@@ -495,9 +495,17 @@ def rules(file: str) -> None:
 # --- sla-worker run / topics ---------------------------------------------------------------
 
 
-def _settings(**overrides: Any) -> Any:
+def _settings(input_topics: str | None = None, **overrides: Any) -> Any:
+    """Return the settings from the environment, overridden by the flags given.
+
+    ``input_topics`` is the flag's comma-separated text.
+    """
     from worker.settings import Settings
 
+    if input_topics is not None:
+        overrides["input_topics"] = tuple(
+            part.strip() for part in input_topics.split(",") if part.strip()
+        )
     return Settings.from_env(**overrides)
 
 
@@ -519,12 +527,6 @@ def _kafka_options(fun: Any) -> Any:
     return fun
 
 
-def _split_topics(value: str | None) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    return tuple(part.strip() for part in value.split(",") if part.strip())
-
-
 @main.command()
 @_kafka_options
 @click.option("--data-dir", help="Where the table's RocksDB files live [SLA_DATA_DIR].")
@@ -536,20 +538,7 @@ def _split_topics(value: str | None) -> tuple[str, ...] | None:
 @click.option(
     "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="[SLA_LOG_LEVEL]"
 )
-def run(
-    broker: str | None,
-    app_id: str | None,
-    policy: str | None,
-    input_topics: str | None,
-    partitions: int | None,
-    data_dir: str | None,
-    store: str | None,
-    grace: str | None,
-    web_host: str | None,
-    web_port: int | None,
-    log_format: str | None,
-    log_level: str | None,
-) -> None:
+def run(grace: str | None, **flags: Any) -> None:
     """Run the worker (settings from SLA_* environment variables; flags win)."""
     import asyncio
     from pathlib import Path
@@ -560,20 +549,7 @@ def run(
     from worker.logs import configure_logging
     from worker.policy_file import load_policy
 
-    settings = _settings(
-        broker=broker,
-        app_id=app_id,
-        policy=policy,
-        input_topics=_split_topics(input_topics),
-        partitions=partitions,
-        data_dir=data_dir,
-        store=store,
-        grace_s=None if grace is None else parse_duration(grace),
-        web_host=web_host,
-        web_port=web_port,
-        log_format=log_format,
-        log_level=log_level,
-    )
+    settings = _settings(grace_s=None if grace is None else parse_duration(grace), **flags)
     configure_logging(settings.log_format, settings.log_level)
     loaded = load_policy(settings.policy)
     if settings.store == "rocksdb":
@@ -596,25 +572,13 @@ def topics() -> None:
 
 @topics.command("create")
 @_kafka_options
-def topics_create(
-    broker: str | None,
-    app_id: str | None,
-    policy: str | None,
-    input_topics: str | None,
-    partitions: int | None,
-) -> None:
+def topics_create(**flags: Any) -> None:
     """Create the input, output, dead-letter and tick topics; idempotent."""
     import asyncio
 
     from worker.kafka_admin import create_topics
 
-    settings = _settings(
-        broker=broker,
-        app_id=app_id,
-        policy=policy,
-        input_topics=_split_topics(input_topics),
-        partitions=partitions,
-    )
+    settings = _settings(**flags)
     for status in asyncio.run(create_topics(settings)):
         verb = "created" if status.created else "exists "
         click.echo(f"{verb}  {status.name}  ({status.partitions} partitions)")
@@ -700,7 +664,7 @@ def produce(
     settings = _settings(
         broker=broker,
         app_id=app_id,
-        input_topics=_split_topics(input_topics),
+        input_topics=input_topics,
         partitions=partitions,
     )
     target_topic = topic or settings.input_topics[0]
@@ -973,7 +937,7 @@ def loadgen(
         broker=broker,
         app_id=app_id,
         policy=policy,
-        input_topics=_split_topics(input_topics),
+        input_topics=input_topics,
         partitions=partitions,
     )
     loaded = load_policy(settings.policy)
