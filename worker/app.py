@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -387,12 +387,7 @@ class SlaWorker:
         running = self.metrics.rebuild_running()
         recent: dict[int, list[tuple[float, bytes]]] = {p: [] for p in assigned}
         newest: dict[int, float] = {}
-        entries: Iterable[tuple[bytes, bytes]] = self.table.items()
-        if self.settings.store != "rocksdb":
-            # A RocksDB iterator reads a snapshot, so the loop may await while iterating; the
-            # memory store is a dict, which must not change under an iteration: copy it.
-            entries = list(entries)
-        for count, (key, raw) in enumerate(entries, start=1):  # awaits below
+        for count, (key, raw) in enumerate(self._stored_states(), start=1):  # awaits below
             summary = peek_state(raw)
             part = partitions.get(summary.partition)
             if part is None:
@@ -422,6 +417,25 @@ class SlaWorker:
             reemitted=reemitted,
             seconds=round(time.monotonic() - started, 3),
         )
+
+    def _stored_states(self) -> Iterator[tuple[bytes, bytes]]:
+        """Yield every stored ``(key, state)`` of the owned partitions, once each.
+
+        The rebuild awaits between states, and standby partitions are already being
+        restored then (faust resumes them before calling ``on_recover``): a restore may
+        open a partition's database, adding it to the store's dict of databases, which
+        would break ``table.items()`` (it walks that dict lazily) with "dictionary changed
+        size during iteration". So the databases of the active partitions are listed first,
+        then each is read through a RocksDB iterator, which reads a snapshot. Both are
+        methods of faust's RocksDB store (faust-streaming is pinned). The memory store is a
+        dict of every key: copied before the walk.
+        """
+        if self.settings.store != "rocksdb":
+            yield from list(self.table.items())
+            return
+        store: Any = self.table.data
+        for db in list(store._dbs_for_actives()):
+            yield from store._visible_items(db)
 
     async def _positions(self, partitions: dict[int, _Partition]) -> None:
         """Mark each input partition behind when it has messages left to process.
