@@ -146,7 +146,7 @@ def main() -> None:
     running = sum(1 for state in states.values() if state.running)
     state_bytes = deep_size(states, simulation.queue)
     sample_states = list(itertools.islice(states.values(), STATE_SAMPLE))
-    stored = sum(len(encode_state(s, partition=0, emit_at=None)) for s in sample_states)
+    stored = sum(len(encode_state(s, partition=0, emitted=None)) for s in sample_states)
     print(
         f"  tickets held at the peak   {held:>10,}  ({running:,} with targets still running; "
         f"{(simulation.clock - START).total_seconds() / 3600:.1f}h of event time)"

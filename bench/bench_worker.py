@@ -807,7 +807,7 @@ def stored_state_bytes() -> int:
     )
     state, _ = Tracker(load_policy(POLICY_FILE)).apply(None, event, now)
     assert state is not None
-    return len(encode_state(state, partition=7, emit_at=None))
+    return len(encode_state(state, partition=7, emitted=None))
 
 
 def histogram_quantile(buckets: list[tuple[float, float]], q: float) -> float:

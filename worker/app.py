@@ -32,6 +32,7 @@ from mode import BaseSignalT
 from worker.clock import PartitionClock
 from worker.codec import (
     MAX_MESSAGE_BYTES,
+    LastEmission,
     Rejected,
     decode_message,
     decode_state,
@@ -67,11 +68,11 @@ _TICK_BATCH: Final = 2_000
 # A tick not processed within this long is presumed lost (e.g. across a rebalance) and sent
 # again; until then no second tick is queued behind it, so ticks never pile up.
 _TICK_RESEND_S: Final = 30.0
-# After a crash, outputs produced in the last moments may not have reached Kafka although
-# the table's changelog recorded them as emitted. On recovery, outputs emitted within this
-# window before the partition's newest emission are published again (same ids): what a
-# crash can lose was emitted after the last commit, and faust commits every 2.8 s (flushing
-# the producer first); 15 s is five times that.
+# Ticket states stored before the message that made them emit was recorded: on recovery,
+# their outputs emitted within this window before the partition's newest emission are
+# published again (what a crash can lose was emitted after the last commit, and faust
+# commits every 2.8 s, flushing the producer first; 15 s is five times that). States that
+# record it are re-published exactly when that message is not committed (_on_recover).
 _REEMIT_WINDOW_S: Final = 15.0
 # A rebuild of a million tickets takes seconds: yield to the HTTP server this often.
 _REBUILD_YIELD_EVERY: Final = 1_000
@@ -183,7 +184,7 @@ class SlaWorker:
         async for event in stream.events():
             message = event.message
             if message.topic == self.tick_topic:
-                await self._on_tick(message.partition)
+                await self._on_tick(message)
             else:
                 await self._on_input(event)
 
@@ -199,18 +200,19 @@ class SlaWorker:
         part.clock.observe(decoded.occurred_at)
         clock = part.clock.now(wall, self.grace) or decoded.occurred_at
         key = message.key or b""
-        state, emit_at = self._load(key)
+        state, last = self._load(key)
         new_state, outputs = self.tracker.apply(state, decoded, clock)
         lag_s = (wall - decoded.occurred_at).total_seconds()
         if new_state is state:
             self.metrics.observe_event(decoded.type, "duplicate", lag_s)
             return
         await self._emit(outputs, wall)
-        self._store(part, message.partition, key, state, new_state, outputs, emit_at, wall)
+        self._store(part, message, key, state, new_state, outputs, last, wall)
         self.metrics.observe_event(decoded.type, "ok", lag_s)
 
-    async def _on_tick(self, partition: int) -> None:
+    async def _on_tick(self, message: Message) -> None:
         self.tick_seen_at = time.monotonic()
+        partition = message.partition
         part = self.partitions.get(partition)
         if part is None:
             return
@@ -221,12 +223,12 @@ class SlaWorker:
             return
         for ticket_id in part.index.pop_due(clock, limit=_TICK_BATCH):
             key = ticket_id.encode()
-            state, emit_at = self._load(key)
+            state, last = self._load(key)
             if state is None:
                 continue
             new_state, outputs = self.tracker.advance(state, clock)
             await self._emit(outputs, wall)
-            self._store(part, partition, key, state, new_state, outputs, emit_at, wall)
+            self._store(part, message, key, state, new_state, outputs, last, wall)
 
     # --- helpers of the agent -----------------------------------------------------------------
 
@@ -292,23 +294,28 @@ class SlaWorker:
             part = self.partitions[partition] = _Partition()
         return part
 
-    def _load(self, key: bytes) -> tuple[TicketState | None, float | None]:
-        """Return the stored state of a ticket and when it last emitted (epoch seconds)."""
+    def _load(self, key: bytes) -> tuple[TicketState | None, LastEmission | None]:
+        """Return the stored state of a ticket and its last emission."""
         raw = self.table.get(key)
         return (None, None) if raw is None else decode_state(raw)
 
     def _store(
         self,
         part: _Partition,
-        partition: int,
+        cause: Message,
         key: bytes,
         old: TicketState | None,
         new: TicketState | None,
         outputs: list[OutputEvent],
-        emit_at: float | None,
+        last: LastEmission | None,
         wall: datetime,
     ) -> None:
-        """Persist the new state (or forget the ticket) and keep index and gauges in step."""
+        """Persist the new state (or forget the ticket) and keep index and gauges in step.
+
+        ``cause`` is the message (input event or tick) being processed: when it made the
+        ticket emit, the state records it, so a recovery knows whether those outputs may
+        have been lost (see ``_on_recover``).
+        """
         ticket_id = key.decode()
         before: tuple[RunningTarget, ...] = () if old is None else old.running
         if new is None:
@@ -317,8 +324,8 @@ class SlaWorker:
             self.metrics.update_running(before, ())
             return
         if outputs:
-            emit_at = wall.timestamp()
-        self.table[key] = encode_state(new, partition=partition, emit_at=emit_at)
+            last = LastEmission(wall.timestamp(), cause.topic, cause.offset)
+        self.table[key] = encode_state(new, partition=cause.partition, emitted=last)
         part.index.set(ticket_id, new.due_at)
         if before != new.running:
             self.metrics.update_running(before, new.running)
@@ -385,8 +392,15 @@ class SlaWorker:
         }
         partitions = {p: _Partition() for p in assigned}
         running = self.metrics.rebuild_running()
-        recent: dict[int, list[tuple[float, bytes]]] = {p: [] for p in assigned}
-        newest: dict[int, float] = {}
+        # Where the group resumes: outputs caused by a message at or past it may never have
+        # reached Kafka (faust flushes the producer, then commits), and reprocessing that
+        # message emits nothing (its event is already in the state): publish them again.
+        committed = await self._committed(
+            [TP(t, p) for t in (*self.settings.input_topics, self.tick_topic) for p in assigned]
+        )
+        unsure: list[bytes] = []
+        # States stored before the causing message was kept: the last seconds' emissions.
+        legacy: dict[int, list[tuple[float, bytes]]] = {p: [] for p in assigned}
         for count, (key, raw) in enumerate(self._stored_states(), start=1):  # awaits below
             summary = peek_state(raw)
             part = partitions.get(summary.partition)
@@ -394,20 +408,25 @@ class SlaWorker:
                 continue
             part.index.set(key.decode(), summary.due_at)
             running.add(summary.running)
-            if summary.emit_at is not None:
-                p = summary.partition
-                newest[p] = max(newest.get(p, summary.emit_at), summary.emit_at)
-                if summary.emit_at >= newest[p] - _REEMIT_WINDOW_S:
-                    recent[p].append((summary.emit_at, key))
+            emitted = summary.emitted
+            if emitted is None:
+                pass
+            elif emitted.topic is None or emitted.offset is None:
+                legacy[summary.partition].append((emitted.at, key))
+            elif emitted.offset >= committed.get(TP(emitted.topic, summary.partition), -1):
+                unsure.append(key)
             if count % _REBUILD_YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # keep /healthz and /metrics answering meanwhile
-        await self._positions(partitions)
+        for entries in legacy.values():
+            newest = max((at for at, _ in entries), default=0.0)
+            unsure.extend(key for at, key in entries if at >= newest - _REEMIT_WINDOW_S)
+        await self._positions(partitions, committed)
         self.partitions = partitions
         self.metrics.clear_partitions()
         for p, part in partitions.items():
             self.metrics.set_partition_caught_up(p, part.clock.caught_up)
         running.done()
-        reemitted = await self._reemit_recent(recent)
+        reemitted = await self._reemit(unsure)
         self.tick_seen_at = time.monotonic()
         self.ready = bool(assigned)
         log.info(
@@ -437,7 +456,7 @@ class SlaWorker:
         for db in list(store._dbs_for_actives()):
             yield from store._visible_items(db)
 
-    async def _positions(self, partitions: dict[int, _Partition]) -> None:
+    async def _positions(self, partitions: dict[int, _Partition], committed: dict[TP, int]) -> None:
         """Mark each input partition behind when it has messages left to process.
 
         What is left is measured from the group's committed offset (where consumption
@@ -459,7 +478,6 @@ class SlaWorker:
             await self._probe.start()
         ends = {_tp(k): v for k, v in (await self._probe.end_offsets(tps)).items()}
         earliest = {_tp(k): v for k, v in (await self._probe.beginning_offsets(tps)).items()}
-        committed = await self._committed(tps)
         for tp in tps:
             end = ends.get(tp)
             first = earliest.get(tp) or 0
@@ -493,28 +511,21 @@ class SlaWorker:
             await self._probe.stop()
             self._probe = None
 
-    async def _reemit_recent(self, recent: dict[int, list[tuple[float, bytes]]]) -> int:
-        """Publish again the outputs emitted just before the last stop (same ids)."""
+    async def _reemit(self, keys: list[bytes]) -> int:
+        """Publish again every output the tickets ``keys`` emitted (same ids); return how many."""
         count = 0
         now = _utcnow()
-        for entries in recent.values():
-            if not entries:
+        for key in keys:
+            state, _ = self._load(key)
+            if state is None:
                 continue
-            newest = max(at for at, _ in entries)
-            for at, key in entries:
-                if at < newest - _REEMIT_WINDOW_S:
+            for output in self.tracker.emitted_outputs(state, detected_at=now):
+                if isinstance(output, TargetFulfilled):
                     continue
-                state, _ = self._load(key)
-                if state is None:
-                    continue
-                outputs = self.tracker.emitted_outputs(state, detected_at=now)
-                for output in outputs:
-                    if isinstance(output, TargetFulfilled):
-                        continue
-                    await self.targets[type(output)].send(
-                        key=output.ticket_id.encode(), value=encode_output(output)
-                    )
-                    count += 1
+                await self.targets[type(output)].send(
+                    key=output.ticket_id.encode(), value=encode_output(output)
+                )
+                count += 1
         return count
 
     # --- HTTP -------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from collections.abc import Callable, Container
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from sys import intern
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 import msgspec
 
@@ -62,6 +62,7 @@ __all__ = [
     "MIN_YEAR",
     "SCHEMA_VERSION",
     "STATE_VERSION",
+    "LastEmission",
     "RejectReason",
     "Rejected",
     "StateSummary",
@@ -567,8 +568,10 @@ def _one_line(text: str) -> str:
 # ``{"v": 1, ...}`` so a stored state survives an upgrade (STYLE.md rule 3). Instants are
 # integer microseconds since the epoch (exact, compact); events are short arrays. Beside
 # the tracker's state the document carries what the shell needs without decoding it all:
-# the partition ``p``, the due instant, when the ticket last emitted, and its running
-# targets (for the index and gauges rebuilt after a rebalance).
+# the partition ``p``, the due instant, when the ticket last emitted (``emit_at``, epoch
+# seconds) and which input message or tick made it emit (``src``: topic and offset; absent in
+# states written before it was added), and its running targets (for the index, the gauges
+# and the re-publication rebuilt after a rebalance).
 
 STATE_VERSION: Final = 1
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -632,13 +635,29 @@ def _event_from_row(ticket_id: str, row: list[Any]) -> InputEvent:
     return event
 
 
-def encode_state(state: TicketState, *, partition: int, emit_at: float | None) -> bytes:
+class LastEmission(NamedTuple):
+    """When a ticket last emitted outputs, and the message that made it (see ``encode_state``).
+
+    ``topic`` and ``offset`` name the input message or deadline tick whose processing emitted
+    them, on the ticket's partition; both are None in states stored before they were kept.
+    """
+
+    at: float  # epoch seconds
+    topic: str | None = None
+    offset: int | None = None
+
+
+def encode_state(state: TicketState, *, partition: int, emitted: LastEmission | None) -> bytes:
     """Return the table value of a ticket's state (versioned, compact JSON)."""
+    source = None
+    if emitted is not None and emitted.topic is not None and emitted.offset is not None:
+        source = [emitted.topic, emitted.offset]
     document = {
         "v": STATE_VERSION,
         "p": partition,
         "due": None if state.due_at is None else _micros(state.due_at),
-        "emit_at": emit_at,
+        "emit_at": None if emitted is None else emitted.at,
+        "src": source,
         "run": [
             [
                 r.tier,
@@ -662,9 +681,10 @@ class _StateSummary(msgspec.Struct, frozen=True):
     due: int | None
     emit_at: float | None
     run: list[tuple[str, str, str, int | None, bool]]
+    src: tuple[str, int] | None = None
 
 
-class _StateDocument(_StateSummary, frozen=True):
+class _StateDocument(_StateSummary, frozen=True, kw_only=True):
     id: str
     emitted: list[str]
     events: list[list[Any]]
@@ -680,7 +700,7 @@ class StateSummary:
 
     partition: int
     due_at: datetime | None
-    emit_at: float | None
+    emitted: LastEmission | None
     running: tuple[RunningTarget, ...]
 
 
@@ -706,13 +726,21 @@ def peek_state(value: bytes) -> StateSummary:
     return StateSummary(
         partition=summary.p,
         due_at=None if summary.due is None else _instant(summary.due),
-        emit_at=summary.emit_at,
+        emitted=_last_emission(summary),
         running=_running(summary.run),
     )
 
 
-def decode_state(value: bytes) -> tuple[TicketState, float | None]:
-    """Return a stored ticket state and when it last emitted (epoch seconds, or None)."""
+def _last_emission(summary: _StateSummary) -> LastEmission | None:
+    if summary.emit_at is None:
+        return None
+    if summary.src is None:
+        return LastEmission(summary.emit_at)
+    return LastEmission(summary.emit_at, *summary.src)
+
+
+def decode_state(value: bytes) -> tuple[TicketState, LastEmission | None]:
+    """Return a stored ticket state and its last emission (None if it never emitted)."""
     document = _STATE_DECODER.decode(value)
     _check_version(document.v)
     state = TicketState(
@@ -722,4 +750,4 @@ def decode_state(value: bytes) -> tuple[TicketState, float | None]:
         due_at=None if document.due is None else _instant(document.due),
         running=_running(document.run),
     )
-    return state, document.emit_at
+    return state, _last_emission(document)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from worker.codec import decode_state, encode_state, peek_state
+from worker.codec import LastEmission, decode_state, encode_state, peek_state
 from worker.events import (
     InputEvent,
     TicketCreated,
@@ -68,25 +68,46 @@ def states(draw: st.DrawFn, policy: Policy) -> TicketState:
 POLICY = load_policy(Path(__file__).resolve().parents[2] / "deploy/policies/cloudflare.yaml")
 
 
-@settings(max_examples=150, deadline=None)
-@given(
-    data=st.data(), partition=st.integers(0, 63), emit_at=st.one_of(st.none(), st.floats(0, 2e9))
+emissions = st.one_of(
+    st.none(),
+    st.builds(
+        LastEmission,
+        st.floats(0, 2e9),
+        st.sampled_from(["ticket-events", "sla-worker-ticks"]),
+        st.integers(0, 2**62),
+    ),
 )
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), partition=st.integers(0, 63), emitted=emissions)
 def test_state_round_trips_exactly(
-    data: st.DataObject, partition: int, emit_at: float | None
+    data: st.DataObject, partition: int, emitted: LastEmission | None
 ) -> None:
     """Encoding then decoding a state gives it back equal, and peeking agrees with it."""
     state = data.draw(states(POLICY))
-    raw = encode_state(state, partition=partition, emit_at=emit_at)
-    decoded, decoded_emit_at = decode_state(raw)
+    raw = encode_state(state, partition=partition, emitted=emitted)
+    decoded, decoded_emitted = decode_state(raw)
     assert decoded == state
-    assert decoded_emit_at == emit_at
+    assert decoded_emitted == emitted
     summary = peek_state(raw)
-    assert (summary.partition, summary.due_at, summary.running) == (
+    assert (summary.partition, summary.due_at, summary.emitted, summary.running) == (
         partition,
         state.due_at,
+        emitted,
         state.running,
     )
+
+
+def test_states_stored_before_the_emitting_message_was_kept_still_decode() -> None:
+    """A state without ``src`` (an older worker's) decodes with its emission time only."""
+    raw = (
+        b'{"v":1,"p":3,"due":null,"emit_at":1700000000.5,"run":[],"id":"T",'
+        b'"emitted":[],"events":[]}'
+    )
+    _, emitted = decode_state(raw)
+    assert emitted == LastEmission(1700000000.5, None, None)
+    assert peek_state(raw).emitted == emitted
 
 
 def test_other_versions_are_refused_with_an_upgrade_hint() -> None:
@@ -106,4 +127,4 @@ def test_emitted_keys_decode_sorted_and_once() -> None:
     )
     state, _ = decode_state(raw)
     assert state.emitted == ("first_response:1:50%", "resolution:1:fulfilled")
-    assert decode_state(encode_state(state, partition=0, emit_at=None))[0] == state
+    assert decode_state(encode_state(state, partition=0, emitted=None))[0] == state
