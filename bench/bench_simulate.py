@@ -159,6 +159,9 @@ def main() -> None:
         f"  stored state per ticket    {stored / len(sample_states):>10,.0f} bytes "
         f"(encode_state, mean of {len(sample_states):,})"
     )
+    if count < EVENTS:
+        print(f"  targets: not judged (set over {EVENTS:,} events; this run replayed {count:,})")
+        return
     met = count / simulated_s >= TARGET_EVENTS_S
     print(
         f"  targets: >= {TARGET_EVENTS_S:,} events/s {'met' if met else 'NOT met'}; "

@@ -130,6 +130,8 @@ TARGET_EVENTS_S = 20_000
 TARGET_P99_S = 1.5
 TARGET_TICKET_BYTES = 300
 TARGET_RESTART_S = 60.0
+# The open tickets at which the p99, memory and restart targets are set.
+TARGET_OPEN = 1_000_000
 # The bare faust agents of figure 1 (bench/faust_floor.py): mode and what it does per message.
 FLOOR_MODES = {"iterate": "iterating only", "table": "one table write per message"}
 # Other processes using more than this share of a core make the figures read low: say so.
@@ -1022,7 +1024,7 @@ def report(args: argparse.Namespace, thr: Throughput | None, opened: OpenTickets
                         f"{quantile(delays, 0.5):.2f} / {quantile(delays, 0.99):.2f} / "
                         f"{delays[-1]:.2f} s",
                         f"p99 < {TARGET_P99_S} s at 1,000,000 "
-                        f"{verdict(quantile(delays, 0.99) < TARGET_P99_S)}",
+                        f"{verdict(quantile(delays, 0.99) < TARGET_P99_S, opened.open)}",
                     )
                 )
                 rows.append(
@@ -1078,7 +1080,8 @@ def report(args: argparse.Namespace, thr: Throughput | None, opened: OpenTickets
                 f"RSS per open ticket ({k}, after the load)",
                 f"{per_ticket:,.0f} B ({opened.rss_idle / 2**20:.0f} -> "
                 f"{opened.rss_loaded / 2**20:.0f} MiB)",
-                f"<= {TARGET_TICKET_BYTES} B {verdict(per_ticket <= TARGET_TICKET_BYTES)}",
+                f"<= {TARGET_TICKET_BYTES} B at 1,000,000 "
+                f"{verdict(per_ticket <= TARGET_TICKET_BYTES, opened.open)}",
             )
         )
         rows.append(
@@ -1114,7 +1117,7 @@ def report(args: argparse.Namespace, thr: Throughput | None, opened: OpenTickets
                 f"restart to ready ({k})",
                 f"{opened.restart_ready_s:.1f} s{rebuild}",
                 f"<= {TARGET_RESTART_S:.0f} s at 1,000,000 "
-                f"{verdict(opened.restart_ready_s <= TARGET_RESTART_S)}",
+                f"{verdict(opened.restart_ready_s <= TARGET_RESTART_S, opened.open)}",
             )
         )
         rows.append(
@@ -1157,7 +1160,10 @@ def report(args: argparse.Namespace, thr: Throughput | None, opened: OpenTickets
     )
 
 
-def verdict(met: bool) -> str:
+def verdict(met: bool, open_tickets: int | None = None) -> str:
+    """Say whether a target is met; those set at a million open tickets need that many."""
+    if open_tickets is not None and open_tickets < TARGET_OPEN:
+        return f"not judged: measured at {open_tickets:,} open (--open {TARGET_OPEN})"
     return "met" if met else "NOT met"
 
 
