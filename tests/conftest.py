@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from harness import (
-    BROKER_START_ATTEMPTS,
     POLICY,
     SLA_WORKER,
     Deployment,
-    free_ports,
-    kafka_sh,
+    start_broker,
+    stop_broker,
+    topic_names,
 )
 from hypothesis import settings
 
@@ -81,29 +81,19 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield external
         return
 
-    failures = []
-    for _ in range(BROKER_START_ATTEMPTS):
-        port, controller_port = free_ports(2)
-        env = {
+    def environment(ports: list[int]) -> dict[str, str]:
+        return {
             **os.environ,
-            "KAFKA_PORT": str(port),
-            "KAFKA_CONTROLLER_PORT": str(controller_port),
+            "KAFKA_PORT": str(ports[0]),
+            "KAFKA_CONTROLLER_PORT": str(ports[1]),
             "KAFKA_STATE_DIR": str(tmp_path_factory.mktemp("kafka")),
         }
-        started = kafka_sh("up", env)
-        if started.returncode == 0:
-            break
-        failures.append(started.stdout + started.stderr)
-        kafka_sh("down", env)
-    else:
-        pytest.fail(
-            "could not start the local Kafka broker:\n" + "\n".join(failures), pytrace=False
-        )
+
+    env = start_broker(2, environment, "the local Kafka broker")
     try:
-        yield f"127.0.0.1:{port}"
+        yield f"127.0.0.1:{env['KAFKA_PORT']}"
     finally:
-        stopped = kafka_sh("down", env)
-        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        stop_broker(env)
 
 
 def _as_bytes(data: Bytesish) -> bytes | None:
@@ -263,13 +253,7 @@ async def deployment(
 ) -> AsyncIterator[Deployment]:
     """A fresh set of topics and settings; workers started by the test are stopped after."""
     tag = secrets.token_hex(4)
-    topics = {
-        "input": f"in-{tag}",
-        "warnings": f"warn-{tag}",
-        "breaches": f"breach-{tag}",
-        "outcomes": f"outcome-{tag}",
-        "dead_letters": f"dlq-{tag}",
-    }
+    topics = topic_names(tag)
     env = {
         **os.environ,
         "SLA_BROKER": f"kafka://{kafka_bootstrap}",

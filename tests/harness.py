@@ -61,6 +61,43 @@ def kafka_sh(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[s
     )
 
 
+def start_broker(
+    ports: int, environment: Callable[[list[int]], dict[str, str]], what: str
+) -> dict[str, str]:
+    """Start a broker with ``kafka.sh up`` on ``ports`` free ports; return its environment.
+
+    ``environment`` makes the environment of ``kafka.sh`` from the ports picked. A failed
+    start is retried on new ports (another process may take one between picking and
+    binding); the test fails after ``BROKER_START_ATTEMPTS``. Stop it with ``stop_broker``.
+    """
+    failures = []
+    for _ in range(BROKER_START_ATTEMPTS):
+        env = environment(free_ports(ports))
+        started = kafka_sh("up", env)
+        if started.returncode == 0:
+            return env
+        failures.append(started.stdout + started.stderr)
+        kafka_sh("down", env)
+    pytest.fail(f"could not start {what}:\n" + "\n".join(failures), pytrace=False)
+
+
+def stop_broker(env: dict[str, str]) -> None:
+    """Stop the broker ``start_broker`` started with ``env``; it must stop cleanly."""
+    stopped = kafka_sh("down", env)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+
+
+def topic_names(tag: str) -> dict[str, str]:
+    """The input, output and dead-letter topics of one test deployment, unique by ``tag``."""
+    return {
+        "input": f"in-{tag}",
+        "warnings": f"warn-{tag}",
+        "breaches": f"breach-{tag}",
+        "outcomes": f"outcome-{tag}",
+        "dead_letters": f"dlq-{tag}",
+    }
+
+
 def utc(text: str | None = None) -> datetime:
     """Return now in UTC, or the instant of an RFC 3339 text."""
     if text is None:

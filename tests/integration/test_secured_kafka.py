@@ -25,14 +25,14 @@ from typing import Any
 
 import pytest
 from harness import (
-    BROKER_START_ATTEMPTS,
     POLICY,
     ROOT,
     SLA_WORKER,
     Deployment,
     event,
-    free_ports,
-    kafka_sh,
+    start_broker,
+    stop_broker,
+    topic_names,
     utc,
 )
 
@@ -66,40 +66,31 @@ def _clean_environ() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def secured_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredBroker]:
     """A broker with PLAINTEXT, SASL_SSL and SSL listeners, stopped after the module."""
-    failures = []
-    for _ in range(BROKER_START_ATTEMPTS):
-        port, controller_port, sasl_ssl_port, ssl_port = free_ports(4)
-        state = tmp_path_factory.mktemp("kafka-secured")
-        user, password = SCRAM_USER
-        env = {
+    user, password = SCRAM_USER
+    state = tmp_path_factory.mktemp("kafka-secured")
+
+    def environment(ports: list[int]) -> dict[str, str]:
+        return {
             **_clean_environ(),
-            "KAFKA_PORT": str(port),
-            "KAFKA_CONTROLLER_PORT": str(controller_port),
-            "KAFKA_SASL_SSL_PORT": str(sasl_ssl_port),
-            "KAFKA_SSL_PORT": str(ssl_port),
+            "KAFKA_PORT": str(ports[0]),
+            "KAFKA_CONTROLLER_PORT": str(ports[1]),
+            "KAFKA_SASL_SSL_PORT": str(ports[2]),
+            "KAFKA_SSL_PORT": str(ports[3]),
             "KAFKA_STATE_DIR": str(state),
             "KAFKA_EXTRA_PROPERTIES": str(SECURED_PROPERTIES),
             "KAFKA_FORMAT_ARGS": f"--add-scram SCRAM-SHA-512=[name={user},password={password}]",
         }
-        started = kafka_sh("up", env)
-        if started.returncode == 0:
-            break
-        failures.append(started.stdout + started.stderr)
-        kafka_sh("down", env)
-    else:
-        pytest.fail(
-            "could not start the secured Kafka broker:\n" + "\n".join(failures), pytrace=False
-        )
+
+    env = start_broker(4, environment, "the secured Kafka broker")
     try:
         yield SecuredBroker(
-            plaintext=f"127.0.0.1:{port}",
-            sasl_ssl=f"127.0.0.1:{sasl_ssl_port}",
-            ssl=f"127.0.0.1:{ssl_port}",
+            plaintext=f"127.0.0.1:{env['KAFKA_PORT']}",
+            sasl_ssl=f"127.0.0.1:{env['KAFKA_SASL_SSL_PORT']}",
+            ssl=f"127.0.0.1:{env['KAFKA_SSL_PORT']}",
             cafile=state / "tls" / "ca.pem",
         )
     finally:
-        stopped = kafka_sh("down", env)
-        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        stop_broker(env)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,13 +136,7 @@ async def deployments(
 
     async def make(security: Security) -> Deployment:
         tag = secrets.token_hex(4)
-        topics = {
-            "input": f"in-{tag}",
-            "warnings": f"warn-{tag}",
-            "breaches": f"breach-{tag}",
-            "outcomes": f"outcome-{tag}",
-            "dead_letters": f"dlq-{tag}",
-        }
+        topics = topic_names(tag)
         env = {
             **_clean_environ(),
             **security.env(secured_broker),
