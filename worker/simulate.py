@@ -179,7 +179,8 @@ class Simulation:
         while (head := queue.first()) is not None and (
             head[0] < before or (inclusive and head[0] == before)
         ):
-            due_at, ticket_id = queue.pop()
+            queue.pop_us()  # taken as ``head`` already: no second conversion to a datetime
+            due_at, ticket_id = head
             state = states.get(ticket_id)
             if state is None or state.due_at != due_at:
                 continue  # a stale entry: the ticket is due at another instant, or forgotten
