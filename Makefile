@@ -10,7 +10,7 @@ KAFKA := deploy/kafka/kafka.sh
 export KAFKA_PORT ?= 9092
 export KAFKA_CONTROLLER_PORT ?= 9093
 
-.PHONY: help install lint typecheck test test-unit run bench up down clean
+.PHONY: help install native pure lint typecheck test test-unit run bench up down clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,6 +26,23 @@ install: $(BIN)/sla-worker ## virtual environment, the package with dev tools, K
 	$(KAFKA) fetch
 	@bash deploy/install-system-packages.sh
 
+# The modules mypyc compiles (pyproject.toml, [tool.sla-worker] native). The build is redone
+# when any module of the package changes: compiled code relies on the types it imports.
+NATIVE := $(shell sed -n 's/^native = \[\(.*\)\]/\1/p' pyproject.toml | tr -d '",')
+NATIVE_STAMP := worker/.native-build
+
+$(NATIVE_STAMP): $(BIN)/sla-worker setup.py pyproject.toml $(wildcard worker/*.py)
+	rm -f worker/*.so
+	set -o pipefail; SLA_WORKER_NATIVE=1 $(BIN)/python setup.py -q build_ext --inplace 2>&1 \
+		| { grep -v 'Treating generator comprehension as list' || true; }
+	@for m in $(NATIVE); do ls $${m%.py}.*.so >/dev/null || { echo "error: mypyc did not build $$m" >&2; exit 1; }; done
+	touch $@
+
+native: $(NATIVE_STAMP) ## compile the hot core with mypyc (about 1.8x faster simulate; same behaviour)
+
+pure: ## remove the compiled modules: back to pure Python
+	rm -f worker/*.so $(NATIVE_STAMP)
+
 lint: $(BIN)/sla-worker ## ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -37,8 +54,13 @@ typecheck: $(BIN)/sla-worker ## mypy --strict on worker/
 CORE_COVERAGE := $(foreach m,durations calendars policy events tracker schedule errors clock,--cov=worker.$(m)) \
 	--cov-branch --cov-report=term-missing:skip-covered --cov-fail-under=100
 
-test: install ## every test: unit, integration (real Kafka, real Prometheus tools) and e2e
-	$(BIN)/python -m pytest -p no:cacheprovider $(CORE_COVERAGE) $(PYTEST_ARGS)
+# Every test on pure Python first (coverage can only trace Python code), then the unit tests
+# again against the compiled core: both builds must behave the same.
+test: install ## every test (unit, integration on real Kafka and Prometheus tools, e2e), then the unit tests compiled
+	$(MAKE) --no-print-directory pure
+	SLA_EXPECT_NATIVE=0 $(BIN)/python -m pytest -p no:cacheprovider $(CORE_COVERAGE) $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory native
+	SLA_EXPECT_NATIVE=1 $(BIN)/python -m pytest -p no:cacheprovider tests/unit $(PYTEST_ARGS)
 
 test-unit: $(BIN)/sla-worker ## the pure core only, no servers
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
@@ -46,7 +68,7 @@ test-unit: $(BIN)/sla-worker ## the pure core only, no servers
 run: install ## local Kafka, topics, the worker on the demo policy, demo traffic and a live feed
 	@bash deploy/run-demo.sh
 
-bench: $(BIN)/sla-worker ## benchmarks under bench/ (print figures)
+bench: native ## benchmarks under bench/, on the compiled core (print figures)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 up: ## start the local Kafka broker on 127.0.0.1:$(KAFKA_PORT)
