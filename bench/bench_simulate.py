@@ -3,11 +3,12 @@
 Run with ``make bench`` or ``.venv/bin/python bench/bench_simulate.py [--events N]
 [--policy FILE] [--profile]``. The events are historical synthetic traffic from the load
 generator (``worker.loadgen``, fixed seed, 5 tickets/s of event time, about 3.5 events per
-ticket) under the Cloudflare reference policy, encoded to wire JSON first. The log is then
-replayed as ``sla-worker simulate`` does: decoded by the codec (``read_events``), then run
-through ``worker.simulate.Simulation``. Both stages are timed, so the two figures printed
-are events/s through the simulation alone (decode excluded) and through decode plus
-simulation (decode included).
+ticket) under the Cloudflare reference policy, written to a JSON-lines file. A fresh
+process then replays the file as ``sla-worker simulate FILE`` does: decoded line by line by
+the codec (``read_events``), then run through ``worker.simulate.Simulation``. Both stages
+are timed, so the two figures printed are events/s through the simulation alone (decode
+excluded) and through decode plus simulation (decode included). The first line says whether
+the core ran compiled (``make native``, which ``make bench`` runs first) or pure.
 
 Memory: ``Simulation`` keeps every ticket's state until its retention (7 days after it is
 finished) has passed, so over this much history every ticket is still held at the end: that
@@ -27,13 +28,16 @@ import io
 import itertools
 import pstats
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from worker import tracker as tracker_module
 from worker.codec import encode_input, encode_state
 from worker.loadgen import LoadProfile, generate_events
 from worker.policy_file import load_policy
@@ -84,35 +88,38 @@ def peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=EVENTS, help="events to replay")
-    parser.add_argument("--policy", default=str(ROOT / "deploy" / "policies" / "cloudflare.yaml"))
-    parser.add_argument(
-        "--profile", action="store_true", help=f"print a cProfile of {PROFILE_EVENTS:,} events"
-    )
-    args = parser.parse_args()
-    policy = load_policy(args.policy)
-    profile = LoadProfile(rate=RATE, seed=SEED)
-    print(f"sla-worker simulate, Python {sys.version.split()[0]}, policy {policy.name}")
+def core_build() -> str:
+    """Say whether the tracker runs compiled (``make native``) or as pure Python."""
+    compiled = not str(tracker_module.__file__).endswith(".py")
+    return "compiled with mypyc" if compiled else "pure Python (`make native` compiles it)"
 
+
+def generate(policy_path: str, events: int, path: Path) -> None:
+    """Write ``events`` synthetic events of the load generator to ``path``, one JSON a line."""
+    policy = load_policy(policy_path)
+    profile = LoadProfile(rate=RATE, seed=SEED)
     began = time.perf_counter()
-    lines = [
-        encode_input(event)
-        for event in itertools.islice(generate_events(policy, profile, START), args.events)
-    ]
-    generated_s = time.perf_counter() - began
-    count = len(lines)
-    size = sum(map(len, lines))
+    count = size = 0
+    with open(path, "wb") as log:
+        for event in itertools.islice(generate_events(policy, profile, START), events):
+            line = encode_input(event) + b"\n"
+            log.write(line)
+            count += 1
+            size += len(line) - 1
     print(
         f"  generated {count:,} events ({size / count:.0f} bytes each on average) "
-        f"in {generated_s:.1f}s"
+        f"in {time.perf_counter() - began:.1f}s"
     )
 
-    if args.profile:
+
+def replay(policy_path: str, path: Path, *, profile: bool) -> None:
+    """Replay the log at ``path`` as ``sla-worker simulate`` does, and print the figures."""
+    policy = load_policy(policy_path)
+    if profile:
+        with open(path, "rb") as log:
+            sample, _ = read_events(itertools.islice(log, PROFILE_EVENTS), policy)
         profiled = cProfile.Profile()
         profiled.enable()
-        sample, _ = read_events(lines[:PROFILE_EVENTS], policy)
         for _ in Simulation(Tracker(policy)).run(sample):
             pass
         profiled.disable()
@@ -124,9 +131,11 @@ def main() -> None:
     gc.collect()
     rss_before = current_rss()
     began = time.perf_counter()
-    events, invalid = read_events(lines, policy)
+    with open(path, "rb") as log:  # read line by line, as the command reads its file
+        events, invalid = read_events(log, policy)
     decoded_s = time.perf_counter() - began
     assert not invalid, invalid[:3]
+    count = len(events)
     simulation = Simulation(Tracker(policy))
     began = time.perf_counter()
     outputs = sum(1 for _ in simulation.run(events))
@@ -168,6 +177,32 @@ def main() -> None:
         f"<= {TARGET_TICKET_BYTES:,} bytes per ticket "
         f"{'met' if state_bytes / held <= TARGET_TICKET_BYTES else 'NOT met'} (deep size)"
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=EVENTS, help="events to replay")
+    parser.add_argument("--policy", default=str(ROOT / "deploy" / "policies" / "cloudflare.yaml"))
+    parser.add_argument(
+        "--profile", action="store_true", help=f"print a cProfile of {PROFILE_EVENTS:,} events"
+    )
+    parser.add_argument("--replay", metavar="FILE", help=argparse.SUPPRESS)  # the child's part
+    args = parser.parse_args()
+    if args.replay:
+        replay(args.policy, Path(args.replay), profile=args.profile)
+        return
+    print(
+        f"sla-worker simulate, Python {sys.version.split()[0]}, "
+        f"policy {load_policy(args.policy).name}, core {core_build()}"
+    )
+    with tempfile.TemporaryDirectory(prefix="bench-simulate-") as tmp:
+        log = Path(tmp) / "events.jsonl"
+        generate(args.policy, args.events, log)
+        # A fresh interpreter replays the file, as `sla-worker simulate FILE` does: the
+        # generator's garbage would otherwise scatter the replay's objects across the heap
+        # (that alone cost a quarter of the speed).
+        command = [sys.executable, __file__, "--policy", args.policy, "--replay", str(log)]
+        subprocess.run([*command, *(["--profile"] if args.profile else [])], check=True)
 
 
 if __name__ == "__main__":
