@@ -141,6 +141,7 @@ class Simulation:
         self, events: Iterable[InputEvent], until: datetime | None
     ) -> Iterator[OutputEvent]:
         apply = self.tracker.apply
+        count = self._count
         states = self.states
         queue = self.queue
         # Nothing is due before this instant: the queue's first when last asked, lowered by
@@ -162,8 +163,9 @@ class Simulation:
             queued = self._store(ticket_id, state, new)
             if queued is not None and (horizon is None or queued < horizon):
                 horizon = queued
-            if outputs:
-                yield from self._count(outputs)
+            for output in outputs:
+                count(output)
+                yield output
         if until is not None:
             yield from self._fire_due(before=until, inclusive=True)
             self.clock = until
@@ -186,7 +188,9 @@ class Simulation:
                 continue  # a stale entry: the ticket is due at another instant, or forgotten
             new, outputs = advance(state, due_at)
             self._store(ticket_id, state, new)
-            yield from self._count(outputs)
+            for output in outputs:
+                self._count(output)
+                yield output
 
     def _store(
         self, ticket_id: str, old: TicketState | None, new: TicketState | None
@@ -210,18 +214,15 @@ class Simulation:
             )
         return due_at
 
-    def _count(self, outputs: list[OutputEvent]) -> Iterator[OutputEvent]:
-        """Yield ``outputs``, each counted in the compliance figures first."""
-        all_stats = self.stats
-        for output in outputs:
-            stats = all_stats.get((output.tier, output.target))
-            if stats is None:
-                stats = all_stats[output.tier, output.target] = TargetStats()
-            if isinstance(output, SlaOutcome):
-                if output.outcome == "met":
-                    stats.met += 1
-                else:
-                    stats.breached += 1
-            elif isinstance(output, TargetFulfilled):
-                stats.response_s.append(output.elapsed_seconds)
-            yield output
+    def _count(self, output: OutputEvent) -> None:
+        """Count ``output`` in the compliance figures (a method, not a generator: cheaper)."""
+        stats = self.stats.get((output.tier, output.target))
+        if stats is None:
+            stats = self.stats[output.tier, output.target] = TargetStats()
+        if isinstance(output, SlaOutcome):
+            if output.outcome == "met":
+                stats.met += 1
+            else:
+                stats.breached += 1
+        elif isinstance(output, TargetFulfilled):
+            stats.response_s.append(output.elapsed_seconds)
