@@ -695,6 +695,30 @@ def test_replay_pauses_the_garbage_collector_and_restores_it(tracker: Tracker) -
         gc.enable()
 
 
+def test_replay_leaves_its_objects_to_the_oldest_generation(tracker: Tracker) -> None:
+    """What a replay allocated does not wait in the youngest generation, where the first
+    allocation after it would start a collection traversing it all; and it is moved to the
+    oldest generation, not frozen for good."""
+    events = [created(ticket=f"T-{n}") for n in range(3000)]
+    simulation = Simulation(tracker)
+    collections: list[int] = []
+
+    def record(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    gc.collect()
+    gc.callbacks.append(record)
+    try:
+        outputs = list(simulation.run(events, until=END))
+        assert collections == []  # none started by the allocations right after the replay
+    finally:
+        gc.callbacks.remove(record)
+    assert outputs
+    assert len(simulation.states) == 3000
+    assert gc.get_freeze_count() == 0
+
+
 def test_replay_queue_stays_bounded_and_exact(tracker: Tracker) -> None:
     """Tickets whose due instant keeps moving leave stale queue entries; they are dropped,
     and the outputs are those of each ticket replayed alone."""
