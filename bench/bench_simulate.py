@@ -55,6 +55,8 @@ RATE = 5.0
 SEED = 20_260_105
 # States whose encoded size is averaged (a sample: encoding them all takes seconds).
 STATE_SAMPLE = 20_000
+# Iterations of the yardstick loop (machine_speed): about 2s of CPU on the reference machine.
+YARDSTICK_LOOPS = 20_000_000
 # Events replayed by default: the issue's figure. About 50s on the reference machine, most
 # of it generating and encoding the traffic; --events 200000 suffices for quick iterations.
 EVENTS = 1_000_000
@@ -86,6 +88,19 @@ def current_rss() -> int:
 def peak_rss() -> int:
     """Return the peak resident set size of this process so far, in bytes (Linux: KiB * 1024)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def machine_speed() -> float:
+    """Return the CPU seconds a fixed pure-Python loop takes here (a yardstick, not a target).
+
+    Why: machines of one kind differ by up to 2x from day to day (shared hosts); printing
+    this beside the figures lets runs on different days be compared.
+    """
+    began = time.process_time()
+    total = 0
+    for number in range(YARDSTICK_LOOPS):
+        total += number
+    return time.process_time() - began
 
 
 def core_build() -> str:
@@ -203,6 +218,10 @@ def main() -> None:
         # (that alone cost a quarter of the speed).
         command = [sys.executable, __file__, "--policy", args.policy, "--replay", str(log)]
         subprocess.run([*command, *(["--profile"] if args.profile else [])], check=True)
+    print(
+        f"  yardstick: {YARDSTICK_LOOPS:,} additions in a Python loop took "
+        f"{machine_speed():.2f}s of CPU (lower is a faster machine)"
+    )
 
 
 if __name__ == "__main__":
