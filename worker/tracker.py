@@ -244,6 +244,11 @@ def _positional(cls: type[_Built]) -> Callable[..., _Built]:
     return build
 
 
+# Builds a RunningTarget from a tuple of its fields. Why: a NamedTuple's own constructor is
+# a Python function, interpreted even when the tracker is compiled (twice the cost).
+_new_running: Final[Callable[[type[RunningTarget], tuple[object, ...]], RunningTarget]] = (
+    tuple.__new__
+)
 _new_warning: Final = _positional(SlaWarning)
 _new_breach: Final = _positional(SlaBreached)
 _new_outcome: Final = _positional(SlaOutcome)
@@ -699,7 +704,9 @@ class _Fold:
                 running.append(plan.idle[paused])
                 continue
             running.append(
-                RunningTarget(cycle.tier, cycle.priority, cycle.target, deadline, paused)
+                _new_running(
+                    RunningTarget, (cycle.tier, cycle.priority, cycle.target, deadline, paused)
+                )
             )
             due = deadline + _AFTER
             if cycle.next_at is not None and cycle.next_at < due:
