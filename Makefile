@@ -55,12 +55,15 @@ CORE_COVERAGE := $(foreach m,durations calendars policy events tracker schedule 
 	--cov-branch --cov-report=term-missing:skip-covered --cov-fail-under=100
 
 # Every test on pure Python first (coverage can only trace Python code), then the unit tests
-# again against the compiled core: both builds must behave the same.
-test: install ## every test (unit, integration on real Kafka and Prometheus tools, e2e), then the unit tests compiled
+# and the worker's replay-equals-simulate test again against the compiled core: both builds
+# must behave the same.
+NATIVE_TESTS := tests/unit tests/integration/test_worker_replay.py
+
+test: install ## every test (unit, integration on real Kafka and Prometheus tools, e2e), then again compiled
 	$(MAKE) --no-print-directory pure
 	SLA_EXPECT_NATIVE=0 $(BIN)/python -m pytest -p no:cacheprovider $(CORE_COVERAGE) $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory native
-	SLA_EXPECT_NATIVE=1 $(BIN)/python -m pytest -p no:cacheprovider tests/unit $(PYTEST_ARGS)
+	SLA_EXPECT_NATIVE=1 $(BIN)/python -m pytest -p no:cacheprovider $(NATIVE_TESTS) $(PYTEST_ARGS)
 
 test-unit: $(BIN)/sla-worker ## the pure core only, no servers
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
