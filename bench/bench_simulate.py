@@ -61,7 +61,7 @@ SEED = 20_260_105
 STATE_SAMPLE = 20_000
 # Replays of the one generated log, each in a fresh process: the best is judged.
 REPEAT = 3
-# Iterations of the yardstick loop (machine_speed): about 2s of CPU on the reference machine.
+# Iterations of the yardstick loop (machine_speed): under a second of CPU here.
 YARDSTICK_LOOPS = 20_000_000
 # Events replayed by default: the issue's figure. About 50s on the reference machine, most
 # of it generating and encoding the traffic; --events 200000 suffices for quick iterations.
@@ -99,7 +99,7 @@ def peak_rss() -> int:
 def machine_speed() -> float:
     """Return the CPU seconds a fixed pure-Python loop takes here (a yardstick, not a target).
 
-    Why: machines of one kind differ by up to 2x from day to day (shared hosts); printing
+    Why: machines of one kind differ by up to 1.5x from day to day (shared hosts); printing
     this beside the figures lets runs on different days be compared.
     """
     began = time.process_time()
@@ -250,7 +250,7 @@ def main() -> None:
         generate(args.policy, args.events, log)
         # A fresh interpreter replays the file, as `sla-worker simulate FILE` does: the
         # generator's garbage would otherwise scatter the replay's objects across the heap
-        # (that alone cost a quarter of the speed).
+        # (that alone cost up to a quarter of the speed).
         command = [sys.executable, __file__, "--policy", args.policy, "--replay", str(log)]
         results = []
         for number in range(max(1, args.repeat)):
