@@ -1,8 +1,8 @@
 """Throughput of ``simulate`` on one core, and memory per ticket held in state.
 
 Run with ``make bench`` or ``.venv/bin/python bench/bench_simulate.py [--events N]
-[--policy FILE] [--profile]``. The events are historical synthetic traffic from the load
-generator (``worker.loadgen``, fixed seed, 5 tickets/s of event time, about 3.5 events per
+[--policy FILE] [--repeat N] [--profile]``. The events are historical synthetic traffic from
+the load generator (``worker.loadgen``, fixed seed, 5 tickets/s of event time, about 3.5 events per
 ticket) under the Cloudflare reference policy, written to a JSON-lines file. A fresh
 process then replays the file as ``sla-worker simulate FILE`` does: decoded line by line by
 the codec (``read_events``), then run through ``worker.simulate.Simulation``. Both stages
