@@ -1,4 +1,4 @@
-"""Benchmark deadlines of worker.calendars against the businesstimedelta package.
+"""Benchmark deadlines of worker.core.calendars against the businesstimedelta package.
 
 Prints deadlines per second for the 24x7 calendar and for a business calendar
 (America/Los_Angeles, Monday to Friday 09:00-17:00, US holidays) with 8h and 72h budgets and a
@@ -20,7 +20,7 @@ from datetime import time as clock
 import businesstimedelta
 import pytz
 
-from worker.calendars import TWENTY_FOUR_SEVEN, BusinessCalendar, Calendar
+from worker.core.calendars import TWENTY_FOUR_SEVEN, BusinessCalendar, Calendar
 
 ZONE = "America/Los_Angeles"
 HOLIDAYS = [

@@ -20,14 +20,7 @@ import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from worker.codec import (
-    decode_event,
-    decode_message,
-    encode_dead_letter,
-    encode_input,
-    encode_output,
-)
-from worker.events import (
+from worker.core.events import (
     DeadLetter,
     InputEvent,
     SlaBreached,
@@ -37,6 +30,13 @@ from worker.events import (
     TicketResolved,
     TicketResponded,
     TicketUpdated,
+)
+from worker.edge.codec import (
+    decode_event,
+    decode_message,
+    encode_dead_letter,
+    encode_input,
+    encode_output,
 )
 
 # Timed rounds per figure; the best one is printed.

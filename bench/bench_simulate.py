@@ -41,12 +41,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from worker import tracker as tracker_module
-from worker.codec import encode_input, encode_state
+from worker.core import tracker as tracker_module
+from worker.core.tracker import Tracker
+from worker.edge.codec import encode_input
+from worker.edge.policy_file import load_policy
+from worker.edge.state_codec import encode_state
 from worker.loadgen import LoadProfile, generate_events
-from worker.policy_file import load_policy
 from worker.simulate import Simulation, read_events
-from worker.tracker import Tracker
 
 ROOT = Path(__file__).resolve().parent.parent
 # The targets, on one core.

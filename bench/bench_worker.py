@@ -86,11 +86,12 @@ import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from worker.codec import encode_input, encode_state
-from worker.events import TicketCreated
+from worker.core.events import TicketCreated
+from worker.core.tracker import Tracker
+from worker.edge.codec import encode_input
+from worker.edge.policy_file import load_policy
+from worker.edge.state_codec import encode_state
 from worker.loadgen import LoadProfile, generate_events
-from worker.policy_file import load_policy
-from worker.tracker import Tracker
 
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA_SH = ROOT / "deploy" / "kafka" / "kafka.sh"
@@ -926,7 +927,7 @@ async def measure_open(
                 others -= cpu_seconds(broker.pid)
             result.breach_others_s = others - others_before
             result.breach_span_s = done_at - span_began
-            samples = await worker.metrics()
+            samples = await worker.edge.metrics()
             buckets = [
                 (float(labels["le"]), value)
                 for name, labels, value in samples

@@ -8,13 +8,13 @@ HOST:PORT --topic T --count N --mode MODE --data-dir DIR``; prints one line,
 - ``table``: the same, and writes each message's value into a RocksDB-backed table under
   its key (what the worker does once per event: a store write and a changelog message).
 
-The app is configured as the worker's (``worker/app.py``): at-least-once, concurrency 1,
+The app is configured as the worker's (``worker/stream/app.py``): at-least-once, concurrency 1,
 raw serializers, the same producer linger, its own consumer group and data directory. The
 time runs from the first message the agent sees to the N-th, so start-up and the group join
 are left out, as they are for the worker.
 
 This is a benchmark aid, not part of the package: it imports faust, which only
-``worker/app.py`` does in the product.
+``worker/stream/app.py`` does in the product.
 """
 
 from __future__ import annotations

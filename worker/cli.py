@@ -16,17 +16,17 @@ import click
 from click.exceptions import NoArgsIsHelpError
 
 from worker import __version__
-from worker.errors import PolicyError, SlaWorkerError
+from worker.core.errors import PolicyError, SlaWorkerError
 
 if TYPE_CHECKING:
-    from worker.policy import Policy, Target
+    from worker.core.policy import Policy, Target
 
 __all__ = ["main"]
 
 # The text form of `policy explain` lists this many counted spans, then says how many more
 # there are: enough for a week of business days, short enough to read (--json lists all).
 _SPANS_SHOWN = 50
-_TARGET_NAMES = ("first_response", "resolution")  # worker.policy.TARGETS, without importing it
+_TARGET_NAMES = ("first_response", "resolution")  # worker.core.policy.TARGETS, without importing it
 
 
 def _error_text(error: SlaWorkerError) -> str:
@@ -98,7 +98,7 @@ def policy() -> None:
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 def policy_check(files: tuple[str, ...]) -> None:
     """Validate each policy FILE; list every problem of an invalid one (exit code 1)."""
-    from worker.policy_file import load_policy
+    from worker.edge.policy_file import load_policy
 
     failed = False
     for file in files:
@@ -182,7 +182,7 @@ def _seconds(value: timedelta) -> int | float:
 
 def _human(value: timedelta) -> str:
     """Return a duration as ``1h30m`` (fractions of a second as ``12.5s``)."""
-    from worker.durations import format_duration
+    from worker.core.durations import format_duration
 
     whole = int(value.total_seconds())
     rest = value - timedelta(seconds=whole)
@@ -360,7 +360,7 @@ def policy_explain(
     as_json: bool,
 ) -> None:
     """Show the deadline of one target in policy FILE, and how it was counted."""
-    from worker.policy_file import load_policy
+    from worker.edge.policy_file import load_policy
 
     loaded = load_policy(file)
     if tier_name not in loaded.tiers:
@@ -412,11 +412,11 @@ def simulate(policy_file: str, events: Any, until: datetime | None, as_json: boo
     the JSON the worker publishes (detected_at aside). Invalid lines are reported on stderr
     with their numbers and reasons, and skipped.
     """
-    from worker.codec import output_to_dict
-    from worker.events import TargetFulfilled
-    from worker.policy_file import load_policy
+    from worker.core.events import TargetFulfilled
+    from worker.core.tracker import Tracker
+    from worker.edge.codec import output_to_dict
+    from worker.edge.policy_file import load_policy
     from worker.simulate import Simulation, read_events
-    from worker.tracker import Tracker
 
     loaded = load_policy(policy_file)
     decoded, invalid = read_events(events, loaded)
@@ -435,7 +435,7 @@ def simulate(policy_file: str, events: Any, until: datetime | None, as_json: boo
 
 def _describe_output(output: Any) -> str:
     """Return one readable line for a warning, breach or outcome."""
-    from worker.events import SlaBreached, SlaOutcome, SlaWarning
+    from worker.core.events import SlaBreached, SlaOutcome, SlaWarning
 
     at = ""
     detail = ""
@@ -484,12 +484,18 @@ def _compliance_table(simulation: Any, valid: int, invalid: int) -> str:
 
 @main.command()
 @click.argument("file", metavar="FILE")
-def rules(file: str) -> None:
+@click.option(
+    "--job",
+    default="sla-worker",
+    show_default=True,
+    help="The Prometheus job that scrapes the workers (every selector matches it).",
+)
+def rules(file: str, job: str) -> None:
     """Print Prometheus recording and alerting rules generated from policy FILE."""
-    from worker.policy_file import load_policy
-    from worker.rules import render_rules
+    from worker.edge.policy_file import load_policy
+    from worker.edge.rules import render_rules
 
-    click.echo(render_rules(load_policy(file)), nl=False)
+    click.echo(render_rules(load_policy(file), job=job), nl=False)
 
 
 # --- sla-worker run / topics ---------------------------------------------------------------
@@ -500,7 +506,7 @@ def _settings(input_topics: str | None = None, **overrides: Any) -> Any:
 
     ``input_topics`` is the flag's comma-separated text.
     """
-    from worker.settings import Settings
+    from worker.edge.settings import Settings
 
     if input_topics is not None:
         overrides["input_topics"] = tuple(
@@ -543,11 +549,11 @@ def run(grace: str | None, **flags: Any) -> None:
     import asyncio
     from pathlib import Path
 
-    from worker.durations import parse_duration
-    from worker.errors import StartupError
-    from worker.kafka_admin import check_topics
-    from worker.logs import configure_logging
-    from worker.policy_file import load_policy
+    from worker.core.durations import parse_duration
+    from worker.core.errors import StartupError
+    from worker.edge.logs import configure_logging
+    from worker.edge.policy_file import load_policy
+    from worker.stream.kafka_admin import check_topics
 
     settings = _settings(grace_s=None if grace is None else parse_duration(grace), **flags)
     configure_logging(settings.log_format, settings.log_level)
@@ -560,7 +566,7 @@ def run(grace: str | None, **flags: Any) -> None:
                 f"cannot create data directory {settings.data_dir}: {error.strerror}"
             ) from None
     topic_partitions = asyncio.run(check_topics(settings))
-    from worker.app import run_worker
+    from worker.stream.app import run_worker
 
     run_worker(settings, loaded, topic_partitions)
 
@@ -576,7 +582,7 @@ def topics_create(**flags: Any) -> None:
     """Create the input, output, dead-letter and tick topics; idempotent."""
     import asyncio
 
-    from worker.kafka_admin import create_topics
+    from worker.stream.kafka_admin import create_topics
 
     settings = _settings(**flags)
     for status in asyncio.run(create_topics(settings)):
@@ -659,7 +665,7 @@ def produce(
     from collections import Counter
     from collections.abc import Iterable
 
-    from worker.producer import Line, open_publisher, read_lines
+    from worker.stream.producer import Line, open_publisher, read_lines
 
     settings = _settings(
         broker=broker,
@@ -671,7 +677,7 @@ def produce(
     tiers: frozenset[str] | None = None
     priorities: frozenset[str] | None = None
     if policy is not None:  # the flag only: without it, lines are checked by the codec alone
-        from worker.policy_file import load_policy
+        from worker.edge.policy_file import load_policy
 
         loaded = load_policy(policy)
         tiers, priorities = frozenset(loaded.tiers), frozenset(loaded.priorities)
@@ -744,8 +750,8 @@ def _share(ctx: click.Context, param: click.Parameter, value: str) -> float:
 
 
 def _duration_option(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
-    from worker.durations import parse_duration
-    from worker.errors import DurationError
+    from worker.core.durations import parse_duration
+    from worker.core.errors import DurationError
 
     if value is None:
         return None
@@ -923,8 +929,8 @@ def loadgen(
 
     from rich.console import Console
 
+    from worker.edge.policy_file import load_policy
     from worker.loadgen import LoadProfile, plan_tickets, send_traffic
-    from worker.policy_file import load_policy
 
     if backdate is not None and start is not None:
         raise click.UsageError("give --backdate or --start, not both")
@@ -1019,7 +1025,7 @@ def feed(
     """Print warnings and breaches as they are published, and outcomes every few seconds."""
     import asyncio
 
-    from worker.feed import run_feed
+    from worker.stream.feed import run_feed
 
     settings = _settings(broker=broker, app_id=app_id)
     stats = asyncio.run(run_feed(settings, from_beginning=from_beginning))

@@ -1,6 +1,6 @@
 """Synthetic ticket traffic for demos and benchmarks (``sla-worker loadgen``).
 
-Edge module (may import aiokafka through ``worker.producer``, never faust). Two halves:
+Edge module (may import aiokafka through ``worker.stream.producer``, never faust). Two halves:
 
 - The **plan** is a pure, deterministic function of a :class:`LoadProfile` (seed included),
   the policy and the start instant: :func:`plan_tickets` draws tickets in creation order,
@@ -12,7 +12,7 @@ Edge module (may import aiokafka through ``worker.producer``, never faust). Two 
 - :func:`play` sends a timeline through a sink when each event's time comes (immediately
   for events already in the past, such as backdated history), so live traffic breaches and
   meets in real time. It is driven by an injected clock and sleep; :func:`send_traffic`
-  runs it with the real ones, to Kafka (``worker.producer``) and/or a JSON-lines file,
+  runs it with the real ones, to Kafka (``worker.stream.producer``) and/or a JSON-lines file,
   with a progress bar, until done or stopped by SIGINT/SIGTERM.
 
 How a ticket's first response is placed, relative to the first-response deadline in effect
@@ -51,8 +51,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from worker.codec import encode_input
-from worker.events import (
+from worker.core.events import (
     InputEvent,
     TicketCreated,
     TicketPaused,
@@ -62,12 +61,13 @@ from worker.events import (
     TicketResumed,
     TicketUpdated,
 )
-from worker.policy import Policy
+from worker.core.policy import Policy
+from worker.edge.codec import encode_input
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from worker.settings import Settings
+    from worker.edge.settings import Settings
 
 __all__ = [
     "EVENT_TYPES",
@@ -500,7 +500,7 @@ async def send_traffic(
     Live (``realtime``) each event goes when its time comes; otherwise all at once. A
     progress bar goes to ``console``. SIGINT or SIGTERM stops the run early: what was
     queued is still flushed, and ``stopped`` is True. Raise StartupError or PublishError
-    (from :mod:`worker.producer`) when Kafka cannot be used.
+    (from :mod:`worker.stream.producer`) when Kafka cannot be used.
     """
     stats = LoadStats()
     created_all = [False]
@@ -530,7 +530,7 @@ async def send_traffic(
         publisher = None
         if settings is not None:
             # Imported here: planning and writing files never load the Kafka client.
-            from worker.producer import open_publisher
+            from worker.stream.producer import open_publisher
 
             publisher = await stack.enter_async_context(open_publisher(settings, topic))
 

@@ -15,28 +15,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from worker.codec import Rejected, check_references, decode_event
-from worker.events import InputEvent, OutputEvent, SlaOutcome, TargetFulfilled
-from worker.policy import Policy
-from worker.schedule import DueQueue
-from worker.tracker import TicketState, Tracker, event_order
+from worker.core.events import InputEvent, OutputEvent, SlaOutcome, TargetFulfilled
+from worker.core.policy import Policy
+from worker.core.schedule import DueQueue
+from worker.core.tracker import TicketState, Tracker, event_order
+from worker.edge.codec import InvalidLine, Rejected, check_references, decode_event
 
-__all__ = ["InvalidLine", "Simulation", "TargetStats", "read_events"]
+__all__ = ["Simulation", "TargetStats", "read_events"]
 
 # Rebuild the queue once it holds this many times more entries than tickets (as the worker's
 # index does): stale entries then cost memory proportional to the tickets, not the events.
 _COMPACT_FACTOR = 2
 # ...but never bother for small queues, where stale entries cost nothing worth the rebuild.
 _COMPACT_MIN = 1024
-
-
-@dataclass(frozen=True, slots=True)
-class InvalidLine:
-    """A line of the event log that is not a valid event for this policy."""
-
-    line: int
-    reason: str
-    error: str
 
 
 @dataclass(slots=True)
@@ -119,7 +110,7 @@ class Simulation:
     """Replays events in event-time order through a :class:`Tracker`.
 
     ``states`` holds every ticket's state and ``queue`` an entry each time a ticket gets a new
-    due instant. The worker's :class:`~worker.schedule.DeadlineIndex` keeps a second map of
+    due instant. The worker's :class:`~worker.core.schedule.DeadlineIndex` keeps a second map of
     ticket to due instant to tell a live entry from a stale one; here the state itself says
     when the ticket is due, which saves that map (a dict entry per ticket, and a lookup and
     an update per event). Stale entries are skipped when they surface, and dropped when they

@@ -11,7 +11,7 @@ from typing import Any
 from harness import Deployment, WorkerProcess, event, utc
 
 S = timedelta(seconds=1)
-# The worker's consumer-group session timeout (worker/app.py) plus the 2 s.
+# The worker's consumer-group session timeout (worker/stream/app.py) plus the 2 s.
 SESSION_TIMEOUT = 10 * S
 MARGIN = 2 * S
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from aiokafka.partitioner import murmur2
 
-from worker.codec import Rejected, decode_event
+from worker.edge.codec import Rejected, decode_event
 
 pytestmark = pytest.mark.integration
 

@@ -34,10 +34,10 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 
-from worker.events import SlaOutcome, TargetFulfilled
-from worker.metrics import Metrics
-from worker.policy_file import load_policy
-from worker.tracker import RunningTarget
+from worker.core.events import SlaOutcome, TargetFulfilled
+from worker.core.tracker import RunningTarget
+from worker.edge.metrics import Metrics
+from worker.edge.policy_file import load_policy
 
 pytestmark = pytest.mark.integration
 

@@ -350,8 +350,9 @@ def test_faust_clients_get_the_security_of_ours(security: Security) -> None:
     """The worker's faust clients connect exactly as our own aiokafka clients do."""
     from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
-    from worker.app import _credentials
-    from worker.settings import Settings
+    from worker.edge.settings import Settings
+    from worker.stream.app import _credentials
+    from worker.stream.kafka_admin import kafka_client_options
 
     settings = Settings(
         kafka_security_protocol=security.protocol,
@@ -367,6 +368,6 @@ def test_faust_clients_get_the_security_of_ours(security: Security) -> None:
             if value is not None
         }
 
-    ours = comparable(settings.kafka_client_options())
+    ours = comparable(kafka_client_options(settings))
     assert comparable(dict(credentials_to_aiokafka_auth(_credentials(settings)))) == ours
     assert ours["security_protocol"] == security.protocol

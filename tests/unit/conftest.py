@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from worker.policy import Policy, parse_policy
+from worker.core.policy import Policy, parse_policy
 
 __all__ = ["DROP", "build_policy", "build_policy_data"]
 

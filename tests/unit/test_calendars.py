@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from worker.calendars import TWENTY_FOUR_SEVEN, BusinessCalendar, Calendar, Pause
+from worker.core.calendars import TWENTY_FOUR_SEVEN, BusinessCalendar, Calendar, Pause
 
 H = 3600
 M = 60

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-import worker.producer
+import worker.stream.producer
 from worker.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,7 +74,7 @@ def publisher(monkeypatch: pytest.MonkeyPatch) -> FakePublisher:
         topics.append(topic)
         yield fake
 
-    monkeypatch.setattr(worker.producer, "open_publisher", fake_open)
+    monkeypatch.setattr(worker.stream.producer, "open_publisher", fake_open)
     fake.topics = topics  # type: ignore[attr-defined]
     return fake
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from worker.clock import PartitionClock
+from worker.core.clock import PartitionClock
 
 WALL = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 S = timedelta(seconds=1)

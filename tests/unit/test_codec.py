@@ -11,22 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from worker import codec
-from worker.codec import (
-    MAX_MESSAGE_BYTES,
-    Rejected,
-    RejectReason,
-    check_references,
-    decode_event,
-    decode_message,
-    encode_dead_letter,
-    encode_input,
-    encode_output,
-    format_timestamp,
-    output_to_dict,
-    parse_timestamp,
-)
-from worker.events import (
+from worker.edge import codec
+from worker.core.events import (
     DeadLetter,
     InputEvent,
     SlaBreached,
@@ -40,6 +26,20 @@ from worker.events import (
     TicketResponded,
     TicketResumed,
     TicketUpdated,
+)
+from worker.edge.codec import (
+    MAX_MESSAGE_BYTES,
+    Rejected,
+    RejectReason,
+    check_references,
+    decode_event,
+    decode_message,
+    encode_dead_letter,
+    encode_input,
+    encode_output,
+    format_timestamp,
+    output_to_dict,
+    parse_timestamp,
 )
 
 AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from worker.settings import ENV_NAMES
+from worker.edge.settings import ENV_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -314,7 +314,7 @@ def test_start_order_waits_for_a_healthy_broker_and_created_topics() -> None:
 
 @pytest.mark.parametrize("name", ["topics", *WORKERS, "loadgen"])
 def test_our_services_set_only_settings_the_worker_knows(name: str) -> None:
-    """Every variable is an SLA_* setting of worker.settings: a typo would be ignored."""
+    """Every variable is an SLA_* setting of worker.edge.settings: a typo would be ignored."""
     unknown = set(environment(name)) - SETTINGS
     assert not unknown, f"{name}: not sla-worker settings: {sorted(unknown)}"
 

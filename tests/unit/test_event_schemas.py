@@ -17,7 +17,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from worker.codec import (
+from worker.core.events import (
+    INPUT_TYPES,
+    OUTPUT_TYPES,
+    DeadLetter,
+    SlaBreached,
+    SlaOutcome,
+    SlaWarning,
+)
+from worker.edge.codec import (
     MAX_YEAR,
     MIN_YEAR,
     Rejected,
@@ -26,14 +34,6 @@ from worker.codec import (
     encode_input,
     encode_output,
     parse_timestamp,
-)
-from worker.events import (
-    INPUT_TYPES,
-    OUTPUT_TYPES,
-    DeadLetter,
-    SlaBreached,
-    SlaOutcome,
-    SlaWarning,
 )
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.codec import Rejected, check_references, decode_event, encode_input
-from worker.events import (
+from worker.core.events import (
     InputEvent,
     SlaOutcome,
     TicketCreated,
@@ -23,6 +22,10 @@ from worker.events import (
     TicketResponded,
     TicketUpdated,
 )
+from worker.core.policy import Policy
+from worker.core.tracker import Tracker
+from worker.edge.codec import Rejected, check_references, decode_event, encode_input
+from worker.edge.policy_file import load_policy
 from worker.loadgen import (
     LoadProfile,
     LoadStats,
@@ -32,10 +35,7 @@ from worker.loadgen import (
     play,
     timeline,
 )
-from worker.policy import Policy
-from worker.policy_file import load_policy
 from worker.simulate import Simulation
-from worker.tracker import Tracker
 
 DEMO = Path(__file__).resolve().parents[2] / "deploy" / "policies" / "demo.yaml"
 # A Monday morning in Los Angeles: the test policy's business calendar opens and closes

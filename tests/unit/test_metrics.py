@@ -17,7 +17,7 @@ from prometheus_client.openmetrics.parser import (
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 from prometheus_client.samples import Sample
 
-from worker.events import (
+from worker.core.events import (
     INPUT_TYPES,
     InputEvent,
     OutputEvent,
@@ -30,7 +30,9 @@ from worker.events import (
     TicketResolved,
     TicketResponded,
 )
-from worker.metrics import (
+from worker.core.policy import TARGETS, Policy, parse_policy
+from worker.core.tracker import RunningTarget, TicketState, Tracker
+from worker.edge.metrics import (
     BUDGET_USED_BUCKETS,
     DEAD_LETTER_REASONS,
     TIME_TO_BREACH_BUCKETS_S,
@@ -39,9 +41,7 @@ from worker.metrics import (
     bucket_label,
     response_buckets,
 )
-from worker.policy import TARGETS, Policy, parse_policy
 from worker.simulate import Simulation
-from worker.tracker import RunningTarget, TicketState, Tracker
 
 # Monday 23 November 2026, 10:00 UTC.
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

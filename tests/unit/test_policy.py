@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-import worker.policy
-from worker.calendars import TWENTY_FOUR_SEVEN, BusinessCalendar
-from worker.errors import PolicyError
-from worker.policy import (
+import worker.core.policy
+from worker.core.calendars import TWENTY_FOUR_SEVEN, BusinessCalendar
+from worker.core.errors import PolicyError
+from worker.core.policy import (
     COMMITMENTS,
     DEFAULT_PAUSABLE,
     TARGETS,
@@ -19,7 +19,7 @@ from worker.policy import (
     WarningThreshold,
     parse_policy,
 )
-from worker.policy_file import load_policy
+from worker.edge.policy_file import load_policy
 
 DROP = ...  # an override removing that key (see conftest.py)
 POLICIES = Path(__file__).resolve().parents[2] / "deploy" / "policies"
@@ -566,7 +566,7 @@ def test_a_calendar_refusal_not_foreseen_is_still_a_problem(
     def refuse(*args: object, **kwargs: object) -> BusinessCalendar:
         raise ValueError("calendar 'us-business' refuses")
 
-    monkeypatch.setattr(worker.policy, "BusinessCalendar", refuse)
+    monkeypatch.setattr(worker.core.policy, "BusinessCalendar", refuse)
     assert problems_of(policy_data()) == [
         ("calendars.us-business", "calendar 'us-business' refuses")
     ]
@@ -934,8 +934,8 @@ def test_load_policy_lists_problems_without_a_line_first(tmp_path: Path) -> None
 
 def test_format_duration_refuses_negative_seconds() -> None:
     """A negative duration has no text form."""
-    from worker.durations import format_duration
-    from worker.errors import DurationError
+    from worker.core.durations import format_duration
+    from worker.core.errors import DurationError
 
     with pytest.raises(DurationError, match="must not be negative"):
         format_duration(-1)

@@ -10,8 +10,8 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from worker.errors import PolicyError
-from worker.policy import parse_policy
+from worker.core.errors import PolicyError
+from worker.core.policy import parse_policy
 
 DROP = ...  # an override removing that key (see conftest.py)
 ROOT = Path(__file__).resolve().parents[2]

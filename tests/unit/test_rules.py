@@ -11,16 +11,17 @@ from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner, Result
 
-from worker.metrics import TIME_TO_BREACH_BUCKETS_S, Metrics, bucket_label
-from worker.policy import Policy, parse_policy
-from worker.policy_file import load_policy
-from worker.rules import (
+from worker.cli import main as cli_main
+from worker.core.policy import Policy, parse_policy
+from worker.edge.metrics import TIME_TO_BREACH_BUCKETS_S, Metrics, bucket_label
+from worker.edge.policy_file import load_policy
+from worker.edge.rules import (
     BURN_RATE_ALERTS,
     DEFAULT_JOB,
     IMMINENT_S,
     burn_factor,
-    main,
     render_rules,
     runbook_url,
 )
@@ -106,7 +107,7 @@ def selected_names(expr: str) -> set[str]:
 def test_committed_rules_are_regenerated_identically(policy_file: Path) -> None:
     """Each committed rules file is exactly what its policy generates today."""
     command = (
-        f"python -m worker.rules {policy_file.relative_to(ROOT)} > "
+        f"sla-worker rules {policy_file.relative_to(ROOT)} > "
         f"{rules_file(policy_file).relative_to(ROOT)}"
     )
     assert rules_file(policy_file).exists(), f"missing rules file: run {command}"
@@ -323,27 +324,35 @@ def test_pantheon_free_sites_burn_thresholds_are_capped() -> None:
 # --- the command line ------------------------------------------------------------------
 
 
-def test_main_prints_the_rules(capsys: pytest.CaptureFixture[str]) -> None:
+def rules_cli(*args: str) -> Result:
+    return CliRunner().invoke(cli_main, ["rules", *args])
+
+
+def test_rules_command_prints_the_rules() -> None:
+    """`sla-worker rules FILE` prints exactly what render_rules generates."""
     policy_file = POLICIES / "temporal-enterprise.yaml"
-    assert main([str(policy_file)]) == 0
-    assert capsys.readouterr().out == render_rules(load_policy(policy_file))
+    result = rules_cli(str(policy_file))
+    assert result.exit_code == 0
+    assert result.stdout == render_rules(load_policy(policy_file))
 
 
-def test_main_job_option(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([str(POLICIES / "demo.yaml"), "--job", "sla-demo"]) == 0
-    out = capsys.readouterr().out
-    assert 'job="sla-demo"' in out
-    assert f'job="{DEFAULT_JOB}"' not in out
+def test_rules_command_job_option() -> None:
+    """--job replaces the default job in every selector."""
+    result = rules_cli(str(POLICIES / "demo.yaml"), "--job", "sla-demo")
+    assert result.exit_code == 0
+    assert 'job="sla-demo"' in result.stdout
+    assert f'job="{DEFAULT_JOB}"' not in result.stdout
 
 
-def test_main_refuses_an_invalid_policy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_rules_command_refuses_an_invalid_policy(tmp_path: Path) -> None:
+    """An invalid policy: exit 1, nothing on stdout, a one-line error and no traceback."""
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\nname: x\n")
-    assert main([str(bad)]) == 1
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert captured.err.startswith("error: ")
-    assert "Traceback" not in captured.err
+    result = rules_cli(str(bad))
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("Error: ")
+    assert "Traceback" not in result.stderr
 
 
 # --- the dashboard ---------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from worker.schedule import DeadlineIndex, DueQueue
+from worker.core.schedule import DeadlineIndex, DueQueue
 
 T0 = datetime(2026, 11, 23, tzinfo=UTC)
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from worker.errors import SettingsError
-from worker.settings import ENV_NAMES, Settings
+from worker.core.errors import SettingsError
+from worker.edge.settings import ENV_NAMES, Settings
+from worker.stream.kafka_admin import kafka_client_options
 
 
 def test_defaults_match_the_contract() -> None:
@@ -26,7 +27,7 @@ def test_defaults_match_the_contract() -> None:
         "sla-outcomes",
         "sla-dead-letter",
     )
-    assert settings.kafka_client_options() == {"security_protocol": "PLAINTEXT"}
+    assert kafka_client_options(settings) == {"security_protocol": "PLAINTEXT"}
 
 
 def test_default_data_dir_is_never_the_working_directory() -> None:
@@ -118,11 +119,11 @@ def test_sasl_options_for_aiokafka() -> None:
             "SLA_KAFKA_SASL_PASSWORD": "secret",
         }
     )
-    assert settings.kafka_client_options() == {
+    assert kafka_client_options(settings) == {
         "security_protocol": "SASL_PLAINTEXT",
         "sasl_mechanism": "SCRAM-SHA-512",
         "sasl_plain_username": "alice",
         "sasl_plain_password": "secret",
     }
     tls = settings.with_overrides(kafka_security_protocol="SSL")
-    assert "ssl_context" in tls.kafka_client_options()
+    assert "ssl_context" in kafka_client_options(tls)

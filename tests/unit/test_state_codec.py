@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from worker.codec import LastEmission, decode_state, encode_state, peek_state
-from worker.events import (
+from worker.core.events import (
     InputEvent,
     TicketCreated,
     TicketPaused,
@@ -20,9 +19,10 @@ from worker.events import (
     TicketResumed,
     TicketUpdated,
 )
-from worker.policy import Policy
-from worker.policy_file import load_policy
-from worker.tracker import TicketState, Tracker
+from worker.core.policy import Policy
+from worker.core.tracker import TicketState, Tracker
+from worker.edge.policy_file import load_policy
+from worker.edge.state_codec import LastEmission, decode_state, encode_state, peek_state
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from worker.events import (
+from worker.core.events import (
     InputEvent,
     OutputEvent,
     SlaBreached,
@@ -27,10 +27,10 @@ from worker.events import (
     TicketResumed,
     TicketUpdated,
 )
-from worker.policy import Policy, parse_policy
-from worker.policy_file import load_policy
+from worker.core.policy import Policy, parse_policy
+from worker.core.tracker import RunningTarget, TicketState, Tracker, event_order
+from worker.edge.policy_file import load_policy
 from worker.simulate import Simulation
-from worker.tracker import RunningTarget, TicketState, Tracker, event_order
 
 POLICIES = Path(__file__).resolve().parents[2] / "deploy" / "policies"
 

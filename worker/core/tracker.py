@@ -44,8 +44,8 @@ from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import Final, NamedTuple, TypeVar
 
-from worker.calendars import TWENTY_FOUR_SEVEN, Calendar, Pause
-from worker.events import (
+from worker.core.calendars import TWENTY_FOUR_SEVEN, Calendar, Pause
+from worker.core.events import (
     Commitment,
     InputEvent,
     OutputEvent,
@@ -61,7 +61,7 @@ from worker.events import (
     TicketResumed,
     TicketUpdated,
 )
-from worker.policy import Policy, Target
+from worker.core.policy import Policy, Target
 
 __all__ = [
     "DEFAULT_RETENTION",

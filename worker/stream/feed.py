@@ -30,10 +30,10 @@ from aiokafka.errors import KafkaError
 from rich.console import Console
 from rich.markup import escape
 
-from worker.durations import format_duration
-from worker.errors import StartupError
-from worker.kafka_admin import connect_admin
-from worker.settings import Settings
+from worker.core.durations import format_duration
+from worker.core.errors import StartupError
+from worker.edge.settings import Settings
+from worker.stream.kafka_admin import connect_admin, kafka_client_options
 
 __all__ = ["FeedStats", "describe", "run_feed"]
 
@@ -179,7 +179,7 @@ async def run_feed(
     """Print the output topics' messages until SIGINT or SIGTERM; return what was seen.
 
     Reads from the end of each topic (new messages only), or from the beginning.
-    Raise :class:`~worker.errors.StartupError` when the broker cannot be reached.
+    Raise :class:`~worker.core.errors.StartupError` when the broker cannot be reached.
     """
     console = console or Console(highlight=False)
     stats = FeedStats()
@@ -199,7 +199,7 @@ async def run_feed(
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest",
-        **settings.kafka_client_options(),
+        **kafka_client_options(settings),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -62,7 +62,7 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from worker.events import (
+from worker.core.events import (
     INPUT_TYPES,
     OutputEvent,
     SlaBreached,
@@ -70,8 +70,8 @@ from worker.events import (
     SlaWarning,
     TargetFulfilled,
 )
-from worker.policy import TARGETS, Policy
-from worker.tracker import RunningTarget
+from worker.core.policy import TARGETS, Policy
+from worker.core.tracker import RunningTarget
 
 __all__ = [
     "BREACH_DETECTION_DELAY_BUCKETS_S",

@@ -12,8 +12,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Final
 
-from worker.durations import parse_duration
-from worker.errors import DurationError, SettingsError
+from worker.core.durations import parse_duration
+from worker.core.errors import DurationError, SettingsError
 
 __all__ = ["ENV_NAMES", "Settings"]
 
@@ -120,37 +120,6 @@ class Settings:
     def output_topics(self) -> tuple[str, ...]:
         """Every topic the worker writes, dead letters included."""
         return (self.warning_topic, self.breach_topic, self.outcome_topic, self.dead_letter_topic)
-
-    def kafka_client_options(self) -> dict[str, Any]:
-        """Security options for aiokafka clients (producer, consumer, admin).
-
-        With TLS, the broker's certificate is checked against SLA_KAFKA_SSL_CAFILE (or the
-        system's CAs when unset), host name included. SCRAM takes its credentials from the
-        same ``sasl_plain_*`` options as PLAIN in aiokafka. SettingsError when the CA file
-        cannot be read.
-        """
-        options: dict[str, Any] = {"security_protocol": self.kafka_security_protocol}
-        if "SSL" in self.kafka_security_protocol:
-            import ssl
-
-            from aiokafka.helpers import create_ssl_context  # only with TLS
-
-            try:
-                options["ssl_context"] = create_ssl_context(cafile=self.kafka_ssl_cafile or None)
-            except ssl.SSLError as error:  # before OSError: it is one
-                raise SettingsError(
-                    f"SLA_KAFKA_SSL_CAFILE: {self.kafka_ssl_cafile} is not a PEM file of CA "
-                    f"certificates ({error.reason})"
-                ) from None
-            except OSError as error:
-                raise SettingsError(
-                    f"SLA_KAFKA_SSL_CAFILE: cannot read {self.kafka_ssl_cafile}: {error.strerror}"
-                ) from None
-        if self.kafka_security_protocol.startswith("SASL"):
-            options["sasl_mechanism"] = self.kafka_sasl_mechanism
-            options["sasl_plain_username"] = self.kafka_sasl_username
-            options["sasl_plain_password"] = self.kafka_sasl_password
-        return options
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

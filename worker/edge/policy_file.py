@@ -2,7 +2,7 @@
 
 Edge module: the only place that reads policy files and knows YAML. It turns every failure
 (a missing file, bytes that are not UTF-8, YAML syntax, a key given twice, an invalid policy)
-into one :class:`~worker.errors.PolicyError` whose problems carry their line in the file.
+into one :class:`~worker.core.errors.PolicyError` whose problems carry their line in the file.
 """
 
 import hashlib
@@ -12,8 +12,8 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from worker.errors import PolicyError
-from worker.policy import Policy, parse_policy
+from worker.core.errors import PolicyError
+from worker.core.policy import Policy, parse_policy
 
 __all__ = ["load_policy"]
 
@@ -109,7 +109,7 @@ def _read_yaml(source: str, text: str) -> tuple[object, Node | None]:
 def load_policy(path: str | PathLike[str]) -> Policy:
     """Read, validate and return the policy file at ``path``.
 
-    Raise :class:`~worker.errors.PolicyError` naming every problem, each with its dotted
+    Raise :class:`~worker.core.errors.PolicyError` naming every problem, each with its dotted
     place and ``(line N)``; a file that cannot be read or parsed is one problem with place
     ``(file)`` or ``line L, column C``. ``Policy.sha256`` is the digest of the file's bytes.
     """

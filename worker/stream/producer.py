@@ -5,7 +5,7 @@ security settings, retrying for a bounded time (SLA_CONNECT_TIMEOUT), checks tha
 exists, and yields a :class:`Publisher` that sends values keyed by ticket id. Partitions are
 chosen by aiokafka's default partitioner (murmur2 of the key, as the Java client and faust
 do), so every event of a ticket lands on the partition the worker expects. Every failure is
-one line: a :class:`~worker.errors.StartupError` when the broker or topic cannot be used, a
+one line: a :class:`~worker.core.errors.StartupError` when the broker or topic cannot be used, a
 :class:`PublishError` when the broker refuses a message.
 """
 
@@ -24,12 +24,11 @@ from typing import Any, Final
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
-from worker.codec import Rejected, check_references, decode_event
-from worker.errors import SlaWorkerError, StartupError
-from worker.events import InputEvent
-from worker.kafka_admin import connection_cause, security_refusal
-from worker.settings import Settings
-from worker.simulate import InvalidLine
+from worker.core.errors import SlaWorkerError, StartupError
+from worker.core.events import InputEvent
+from worker.edge.codec import InvalidLine, Rejected, check_references, decode_event
+from worker.edge.settings import Settings
+from worker.stream.kafka_admin import connection_cause, kafka_client_options, security_refusal
 
 __all__ = [
     "Line",
@@ -138,7 +137,7 @@ async def _start(settings: Settings, timeout_s: float) -> AIOKafkaProducer:
             linger_ms=_LINGER_MS,
             max_batch_size=_BATCH_BYTES,
             request_timeout_ms=max(1_000, int(min(timeout_s, 30.0) * 1000)),
-            **settings.kafka_client_options(),
+            **kafka_client_options(settings),
         )
         try:
             with _quiet_client_logs():
@@ -171,7 +170,7 @@ async def open_publisher(
 ) -> AsyncIterator[Publisher]:
     """Yield a :class:`Publisher` to ``topic``; flush it and close the producer on exit.
 
-    Raise :class:`~worker.errors.StartupError` when the broker cannot be reached within
+    Raise :class:`~worker.core.errors.StartupError` when the broker cannot be reached within
     ``timeout_s`` (default: ``settings.connect_timeout_s``, SLA_CONNECT_TIMEOUT) or the
     topic does not exist (it is never created here).
     """

@@ -1,7 +1,7 @@
 """Frozen, slotted dataclasses for every input and output event.
 
 Core module: standard library only. The wire format (JSON field names, timestamps as
-RFC 3339 text) lives in ``worker/codec.py``; here instants are timezone-aware ``datetime``
+RFC 3339 text) lives in ``worker/edge/codec.py``; here instants are timezone-aware ``datetime``
 values (UTC for everything the core creates) and durations are seconds.
 """
 

@@ -5,9 +5,9 @@ Core module: the standard library and the core modules ``calendars``, ``duration
 does no I/O and never reads the clock. ``parse_policy`` takes the already-parsed policy file
 (plain dicts, lists, text, numbers and dates, as a YAML or JSON loader returns them), checks
 all of it, and either returns a frozen :class:`Policy` or raises
-:class:`~worker.errors.PolicyError` listing every problem, each with its dotted place in the
+:class:`~worker.core.errors.PolicyError` listing every problem, each with its dotted place in the
 file (``tiers.enterprise.targets.first_response.P9``). Reading the file is the job of
-``worker/policy_file.py``; counting time is the job of ``worker/calendars.py``.
+``worker/edge/policy_file.py``; counting time is the job of ``worker/core/calendars.py``.
 
 Rules beyond CONTRACTS.md section 1, chosen to make typos loud: unknown keys are errors at
 every level; names (policy, priorities, calendars, tiers) are letters, digits, ``_`` and
@@ -28,9 +28,9 @@ from itertools import pairwise
 from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from worker.calendars import TWENTY_FOUR_SEVEN, BusinessCalendar, Calendar
-from worker.durations import parse_duration
-from worker.errors import DurationError, PolicyError
+from worker.core.calendars import TWENTY_FOUR_SEVEN, BusinessCalendar, Calendar
+from worker.core.durations import parse_duration
+from worker.core.errors import DurationError, PolicyError
 
 __all__ = [
     "COMMITMENTS",
@@ -727,7 +727,7 @@ def parse_policy(data: object, *, source: str = "<policy>", sha256: str = "") ->
     """Validate a parsed policy file and return it as a :class:`Policy`.
 
     ``source`` names the file in the error; ``sha256`` is stored on the policy. Raise
-    :class:`~worker.errors.PolicyError` listing every problem found, each with its dotted
+    :class:`~worker.core.errors.PolicyError` listing every problem found, each with its dotted
     place, when anything is wrong: an invalid policy is refused as a whole.
     """
     out = _Problems()

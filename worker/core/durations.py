@@ -7,7 +7,7 @@ counted time), e.g. ``90s``, ``30m``, ``1h30m``, ``5400s``, ``0s``.
 
 import re
 
-from worker.errors import DurationError
+from worker.core.errors import DurationError
 
 __all__ = ["format_duration", "parse_duration"]
 

@@ -29,19 +29,8 @@ from faust.types import TP, EventT, StreamT
 from faust.types.tuples import Message
 from mode import BaseSignalT
 
-from worker.clock import PartitionClock
-from worker.codec import (
-    MAX_MESSAGE_BYTES,
-    LastEmission,
-    Rejected,
-    decode_message,
-    decode_state,
-    encode_dead_letter,
-    encode_output,
-    encode_state,
-    peek_state,
-)
-from worker.events import (
+from worker.core.clock import PartitionClock
+from worker.core.events import (
     DeadLetter,
     InputEvent,
     OutputEvent,
@@ -50,13 +39,21 @@ from worker.events import (
     SlaWarning,
     TargetFulfilled,
 )
-from worker.kafka_admin import DEAD_LETTER_MAX_BYTES, connect_admin
-from worker.logs import get_logger
-from worker.metrics import Metrics
-from worker.policy import Policy
-from worker.schedule import DeadlineIndex
-from worker.settings import Settings
-from worker.tracker import RunningTarget, TicketState, Tracker
+from worker.core.policy import Policy
+from worker.core.schedule import DeadlineIndex
+from worker.core.tracker import RunningTarget, TicketState, Tracker
+from worker.edge.codec import (
+    MAX_MESSAGE_BYTES,
+    Rejected,
+    decode_message,
+    encode_dead_letter,
+    encode_output,
+)
+from worker.edge.logs import get_logger
+from worker.edge.metrics import Metrics
+from worker.edge.settings import Settings
+from worker.edge.state_codec import LastEmission, decode_state, encode_state, peek_state
+from worker.stream.kafka_admin import DEAD_LETTER_MAX_BYTES, connect_admin, kafka_client_options
 
 __all__ = ["SlaWorker", "create_app"]
 
@@ -473,7 +470,7 @@ class SlaWorker:
             self._probe = AIOKafkaConsumer(
                 bootstrap_servers=self.settings.bootstrap,
                 group_id=None,
-                **self.settings.kafka_client_options(),
+                **kafka_client_options(self.settings),
             )
             await self._probe.start()
         ends = {_tp(k): v for k, v in (await self._probe.end_offsets(tps)).items()}
@@ -584,7 +581,7 @@ def _credentials(settings: Settings) -> Any:
     protocol = settings.kafka_security_protocol
     if protocol == "PLAINTEXT":
         return None
-    options = settings.kafka_client_options()
+    options = kafka_client_options(settings)
     if protocol == "SSL":
         return faust.SSLCredentials(options["ssl_context"])
     return faust.SASLCredentials(

@@ -1,7 +1,7 @@
 """Kafka administration at the edge: reaching the broker, creating and checking topics.
 
 Used by ``sla-worker topics create`` and by the worker's start-up checks. Imports aiokafka
-(never faust); every failure is a one-line :class:`~worker.errors.StartupError`.
+(never faust); every failure is a one-line :class:`~worker.core.errors.StartupError`.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from aiokafka.errors import (
     UnsupportedSaslMechanismError,
 )
 
-from worker.errors import StartupError
-from worker.settings import Settings
+from worker.core.errors import SettingsError, StartupError
+from worker.edge.settings import Settings
 
 __all__ = [
     "DEAD_LETTER_MAX_BYTES",
@@ -36,6 +36,7 @@ __all__ = [
     "connect_admin",
     "connection_cause",
     "create_topics",
+    "kafka_client_options",
     "security_refusal",
     "tick_topic",
 ]
@@ -83,7 +84,7 @@ async def connect_admin(
                 bootstrap_servers=settings.bootstrap,
                 client_id=f"{settings.app_id}-admin",
                 request_timeout_ms=int(request_timeout_s * 1000),
-                **settings.kafka_client_options(),
+                **kafka_client_options(settings),
             )
             try:
                 await admin.start()
@@ -127,7 +128,7 @@ async def connection_cause(settings: Settings, timeout_s: float) -> Exception | 
                     port,
                     client_id=f"{settings.app_id}-admin",
                     request_timeout_ms=int(timeout_s * 1000),
-                    **settings.kafka_client_options(),
+                    **kafka_client_options(settings),
                 )
                 try:
                     await conn.send(MetadataRequest([]))
@@ -338,3 +339,33 @@ async def check_topics(settings: Settings) -> int:
         return partitions
     finally:
         await _close(admin)
+
+
+def kafka_client_options(settings: Settings) -> dict[str, Any]:
+    """Security options for aiokafka clients (producer, consumer, admin).
+
+    With TLS, the broker's certificate is checked against SLA_KAFKA_SSL_CAFILE (or the
+    system's CAs when unset), host name included. SCRAM takes its credentials from the
+    same ``sasl_plain_*`` options as PLAIN in aiokafka. SettingsError when the CA file
+    cannot be read.
+    """
+    options: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
+    if "SSL" in settings.kafka_security_protocol:
+        from aiokafka.helpers import create_ssl_context  # only with TLS
+
+        try:
+            options["ssl_context"] = create_ssl_context(cafile=settings.kafka_ssl_cafile or None)
+        except ssl.SSLError as error:  # before OSError: it is one
+            raise SettingsError(
+                f"SLA_KAFKA_SSL_CAFILE: {settings.kafka_ssl_cafile} is not a PEM file of CA "
+                f"certificates ({error.reason})"
+            ) from None
+        except OSError as error:
+            raise SettingsError(
+                f"SLA_KAFKA_SSL_CAFILE: cannot read {settings.kafka_ssl_cafile}: {error.strerror}"
+            ) from None
+    if settings.kafka_security_protocol.startswith("SASL"):
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        options["sasl_plain_username"] = settings.kafka_sasl_username
+        options["sasl_plain_password"] = settings.kafka_sasl_password
+    return options
