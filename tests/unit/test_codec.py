@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from worker.edge import codec
 from worker.core.events import (
     DeadLetter,
     InputEvent,
@@ -27,6 +26,7 @@ from worker.core.events import (
     TicketResumed,
     TicketUpdated,
 )
+from worker.edge import codec
 from worker.edge.codec import (
     MAX_MESSAGE_BYTES,
     Rejected,
