@@ -55,11 +55,11 @@ RUN groupadd --system --gid 10001 sla \
 COPY --from=builder /opt/venv /opt/venv
 
 WORKDIR /app
-# The reference policies (CONTRACTS.md section 1) and the demo policy; mount your own over
+# The reference policies (docs/policy.md) and the demo policy; mount your own over
 # /app/policies (or anywhere) and point SLA_POLICY at it.
 COPY deploy/policies/ /app/policies/
 
-# Settings (CONTRACTS.md section 8) that differ from a process on a laptop:
+# Settings (docs/settings.md) that differ from a process on a laptop:
 # - SLA_DATA_DIR: RocksDB state on the volume below (rebuilt from the changelog if lost);
 # - SLA_WEB_HOST: 0.0.0.0, because inside a container 127.0.0.1 is unreachable from the
 #   host and from Prometheus; docker-compose.yml publishes the port on the host's

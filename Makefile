@@ -50,7 +50,7 @@ lint: $(BIN)/sla-worker ## ruff
 typecheck: $(BIN)/sla-worker ## mypy --strict on worker/
 	$(BIN)/mypy
 
-# The pure core must stay fully covered, branches included (STYLE.md).
+# The pure core must stay fully covered, branches included (docs/architecture.md).
 CORE_COVERAGE := --cov=worker.core \
 	--cov-branch --cov-report=term-missing:skip-covered --cov-fail-under=100
 

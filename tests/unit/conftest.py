@@ -1,6 +1,6 @@
 """Shared factories of the unit tests: policies built from a dict with defaults.
 
-``policy_data(**overrides)`` returns a fresh copy of the CONTRACTS.md example policy as plain
+``policy_data(**overrides)`` returns a fresh copy of the documented example policy as plain
 data (what a YAML loader returns); ``make_policy(**overrides)`` returns it parsed. Overrides
 name a top-level key (``warnings=["90%"]``) or a dotted place
 (``**{"tiers.gold.targets.first_response.P1": "30m"}``); the value ``...`` (Ellipsis, never

@@ -1,4 +1,4 @@
-"""The per-partition clock that decides breaches (CONTRACTS.md section 4)."""
+"""The per-partition clock that decides breaches (docs/events.md, the clock)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The metrics contract (CONTRACTS.md section 5) and the arithmetic behind each metric."""
+"""The metrics contract (docs/metrics.md) and the arithmetic behind each metric."""
 
 from __future__ import annotations
 
@@ -166,7 +166,7 @@ def common(**overrides: Any) -> dict[str, Any]:
 
 
 def test_every_contract_metric_has_its_name_type_and_labels() -> None:
-    """Names, types and label names are exactly those of CONTRACTS.md section 5."""
+    """Names, types and label names are exactly those of docs/metrics.md."""
     families = openmetrics(Metrics(POLICY))
     assert set(families) == set(CONTRACT)
     for name, (kind, labels) in CONTRACT.items():

@@ -40,7 +40,7 @@ def problems_of(data: object) -> list[tuple[str, str]]:
 
 
 def test_default_policy_parses_into_the_model(make_policy: MakePolicy) -> None:
-    """The CONTRACTS-style example parses into frozen tiers, targets and calendars."""
+    """The documented example parses into frozen tiers, targets and calendars."""
     policy = make_policy()
     assert policy.version == 1
     assert policy.name == "test-support"

@@ -45,7 +45,7 @@ def test_schema_is_a_valid_draft_2020_12_schema() -> None:
 
 
 def test_schema_knows_every_top_level_key() -> None:
-    """The schema names the same top-level keys as CONTRACTS.md section 1."""
+    """The schema names the same top-level keys as docs/policy.md."""
     assert set(SCHEMA["properties"]) == {
         "version",
         "name",
@@ -65,7 +65,7 @@ def test_every_shipped_policy_is_valid(path: Path) -> None:
 
 
 def test_the_default_test_policy_is_valid(policy_data: PolicyData) -> None:
-    """The CONTRACTS-style example (with a calendar and a target mapping) is valid."""
+    """The documented example (with a calendar and a target mapping) is valid."""
     assert errors(policy_data()) == []
     assert errors(policy_data(**{"calendars.us-business.weekly": {"sat": ["00:00-24:00"]}})) == []
 

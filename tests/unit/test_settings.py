@@ -10,7 +10,7 @@ from worker.stream.kafka_admin import kafka_client_options
 
 
 def test_defaults_match_the_contract() -> None:
-    """With no variables set, the defaults are those of CONTRACTS.md section 8."""
+    """With no variables set, the defaults are those of docs/settings.md."""
     settings = Settings.from_env({}, data_dir="/tmp/x")
     assert settings.broker == "kafka://127.0.0.1:9092"
     assert settings.bootstrap == "127.0.0.1:9092"

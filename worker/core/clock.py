@@ -1,4 +1,4 @@
-"""The clock that decides breaches, per partition (CONTRACTS.md section 4).
+"""The clock that decides breaches, per partition (docs/events.md, the clock).
 
 Core module: standard library only; the wall clock is an argument, never read here.
 

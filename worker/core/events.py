@@ -132,7 +132,7 @@ INPUT_TYPES: dict[str, type[TicketEvent]] = {
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SlaEvent:
-    """Fields every SLA output carries (CONTRACTS.md section 3)."""
+    """Fields every SLA output carries (docs/events.md)."""
 
     type: ClassVar[str]
     ticket_id: str

@@ -9,7 +9,7 @@ all of it, and either returns a frozen :class:`Policy` or raises
 file (``tiers.enterprise.targets.first_response.P9``). Reading the file is the job of
 ``worker/edge/policy_file.py``; counting time is the job of ``worker/core/calendars.py``.
 
-Rules beyond CONTRACTS.md section 1, chosen to make typos loud: unknown keys are errors at
+Rules beyond docs/policy.md, chosen to make typos loud: unknown keys are errors at
 every level; names (policy, priorities, calendars, tiers) are letters, digits, ``_`` and
 ``-``; a day range runs forward (``fri-mon`` is refused: write ``fri-sun`` and ``mon``);
 ``objective`` is required for ``sla``/``slo`` and refused for ``none``, as are a ``none``
@@ -136,7 +136,7 @@ class Tier:
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """A validated policy file (CONTRACTS.md section 1).
+    """A validated policy file (docs/policy.md).
 
     ``calendars`` holds the built-in ``24x7`` and every calendar the file defines, by name;
     ``sha256`` is the hex digest of the file's bytes (empty when not read from a file).

@@ -13,7 +13,7 @@ outputs that history has earned by ``clock`` and that were not emitted before. S
   arrives before its creation is held until the creation arrives);
 - emitted outputs are final: a late event never takes a breach back.
 
-Clock rules (CONTRACTS.md section 2): a warning fires once its instant is reached
+Clock rules (docs/policy.md, counted time): a warning fires once its instant is reached
 (``clock >= warn_at``); a breach needs the clock to pass the deadline (``clock > deadline``);
 at an event's own instant the event applies first, so a response at exactly the deadline is
 met. Targets of tiers with ``commitment: none`` (or without a target for the priority) are

@@ -1,6 +1,6 @@
 """The wire codec: Kafka message bytes <-> ``worker.core.events`` values.
 
-This edge is the only module that knows the wire format (CONTRACTS.md section 3 and the JSON
+This edge is the only module that knows the wire format (docs/events.md and the JSON
 Schemas under ``schemas/``). It decodes input messages into the frozen event dataclasses,
 or into a :class:`Rejected` value saying which dead-letter reason applies and why; it
 encodes SLA outputs, dead letters and (for ``produce``, ``loadgen`` and tests) input events.

@@ -1,4 +1,4 @@
-"""Every Prometheus metric of the worker (CONTRACTS.md section 5), against an injected registry.
+"""Every Prometheus metric of the worker (docs/metrics.md), against an injected registry.
 
 Edge module: imports ``prometheus_client``, never faust or aiokafka.
 The worker shell feeds :class:`Metrics` what the core produced (outputs, running targets,
@@ -92,7 +92,7 @@ __all__ = [
     "response_buckets",
 ]
 
-# The contract's buckets (CONTRACTS.md section 5). Time to breach: overdue, then 5 and 15
+# The contract's buckets (docs/metrics.md). Time to breach: overdue, then 5 and 15
 # minutes (the imminent-breach page), half an hour, 1 and 4 hours, a day.
 TIME_TO_BREACH_BUCKETS_S: Final = (0.0, 300.0, 900.0, 1800.0, 3600.0, 14400.0, 86400.0)
 # Share of the budget used at fulfilment: under 1 is met; above 1 says how late.

@@ -1,6 +1,6 @@
 """The worker's settings: one frozen object, read once at the entry point.
 
-The only module that reads ``os.environ`` (CONTRACTS.md section 8). Every setting is an
+The only module that reads ``os.environ`` (docs/settings.md). Every setting is an
 ``SLA_*`` environment variable and also a flag of ``sla-worker run``; flags win.
 """
 
@@ -55,7 +55,7 @@ class Settings:
     kafka_sasl_username: str = ""
     kafka_sasl_password: str = ""
     kafka_ssl_cafile: str = ""
-    # Beyond CONTRACTS.md section 8 (documented in the README):
+    # Beyond docs/settings.md (documented in the README):
     retention_s: int = 7 * 86_400
     tick_interval_s: float = 0.25
     max_future_s: int = 86_400

@@ -38,7 +38,7 @@ _JSON_ENCODER: Final = msgspec.json.Encoder()
 
 # --- tracker state -------------------------------------------------------------------------
 # The per-ticket state stored in the changelog-backed table, as versioned documents
-# ``{"v": 1, ...}`` so a stored state survives an upgrade (STYLE.md rule 3). Instants are
+# ``{"v": 1, ...}`` so a stored state survives an upgrade (docs/architecture.md). Instants are
 # integer microseconds since the epoch (exact, compact); events are short arrays. Beside
 # the tracker's state the document carries what the shell needs without decoding it all:
 # the partition ``p``, the due instant, when the ticket last emitted (``emit_at``, epoch

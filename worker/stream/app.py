@@ -276,7 +276,7 @@ class SlaWorker:
         )
 
     def _observe_position(self, part: _Partition, message: Message) -> None:
-        """Track whether this input partition is behind its end (CONTRACTS.md section 4)."""
+        """Track whether this input partition is behind its end (docs/events.md, the clock)."""
         highwater = self.app.consumer.highwater(TP(message.topic, message.partition))
         behind = highwater is None or message.offset + 1 < highwater
         if part.clock.caught_up == behind:  # state changes: tell metrics
