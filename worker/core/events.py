@@ -7,13 +7,15 @@ values (UTC for everything the core creates) and durations are seconds.
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import ClassVar, Final, Literal, get_args
 
 __all__ = [
+    "DEAD_LETTER_REASONS",
     "INPUT_TYPES",
     "OUTPUT_TYPES",
     "Commitment",
     "DeadLetter",
+    "DeadLetterReason",
     "InputEvent",
     "Outcome",
     "OutputEvent",
@@ -33,6 +35,20 @@ __all__ = [
 
 Commitment = Literal["sla", "slo", "none"]
 Outcome = Literal["met", "breached"]
+
+# Why an input message goes to the dead-letter topic (docs/events.md). The one list: the
+# codec's rejections, the dead-letter event and the ``sla_dead_letters`` metric's label
+# values all derive from it.
+DeadLetterReason = Literal[
+    "invalid_json",
+    "invalid_event",
+    "unknown_tier",
+    "unknown_priority",
+    "key_mismatch",
+    "too_large",
+]
+DEAD_LETTER_REASONS: Final[tuple[DeadLetterReason, ...]] = get_args(DeadLetterReason)
+"""Every dead-letter reason, in the order above."""
 
 
 # --- input ---------------------------------------------------------------------------------
@@ -207,14 +223,7 @@ class DeadLetter:
     """An input message that could not be processed, kept with its exact bytes."""
 
     type: ClassVar[str] = "sla.dead_letter"
-    reason: Literal[
-        "invalid_json",
-        "invalid_event",
-        "unknown_tier",
-        "unknown_priority",
-        "key_mismatch",
-        "too_large",
-    ]
+    reason: DeadLetterReason
     error: str
     topic: str
     partition: int

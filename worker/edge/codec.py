@@ -35,12 +35,13 @@ from collections.abc import Callable, Container
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from sys import intern
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import msgspec
 
 from worker.core.events import (
     DeadLetter,
+    DeadLetterReason,
     InputEvent,
     SlaBreached,
     SlaOutcome,
@@ -92,14 +93,8 @@ SCHEMA_VERSION: Final = 1
 # the value, short enough that a dead letter's ``error`` stays one readable line.
 _QUOTE_LIMIT: Final = 60
 
-RejectReason = Literal[
-    "invalid_json",
-    "invalid_event",
-    "unknown_tier",
-    "unknown_priority",
-    "key_mismatch",
-    "too_large",
-]
+RejectReason = DeadLetterReason
+"""Why a message is rejected: a dead-letter reason (defined once, in ``worker.core.events``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,6 +63,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from worker.core.events import (
+    DEAD_LETTER_REASONS,
     INPUT_TYPES,
     OutputEvent,
     SlaBreached,
@@ -139,14 +140,6 @@ DEFAULT_RESPONSE_BUCKETS_S: Final = (60.0, 300.0, 900.0, 3600.0, 14400.0, 86400.
 
 OUTCOMES: Final = ("met", "breached")
 EVENT_RESULTS: Final = ("ok", "duplicate", "dead_letter")
-DEAD_LETTER_REASONS: Final = (
-    "invalid_json",
-    "invalid_event",
-    "unknown_tier",
-    "unknown_priority",
-    "key_mismatch",
-    "too_large",
-)
 UNKNOWN_EVENT_TYPE: Final = "unknown"
 RUNNING_STATES: Final = ("running", "paused")
 NO_DEADLINE: Final = 0.0
