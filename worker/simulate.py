@@ -17,17 +17,11 @@ from datetime import datetime
 
 from worker.core.events import InputEvent, OutputEvent, SlaOutcome, TargetFulfilled
 from worker.core.policy import Policy
-from worker.core.schedule import DueQueue
+from worker.core.schedule import COMPACT_FACTOR, COMPACT_MIN, DueQueue
 from worker.core.tracker import TicketState, Tracker, event_order
 from worker.edge.codec import InvalidLine, Rejected, check_references, decode_event
 
 __all__ = ["Simulation", "TargetStats", "read_events"]
-
-# Rebuild the queue once it holds this many times more entries than tickets (as the worker's
-# index does): stale entries then cost memory proportional to the tickets, not the events.
-_COMPACT_FACTOR = 2
-# ...but never bother for small queues, where stale entries cost nothing worth the rebuild.
-_COMPACT_MIN = 1024
 
 
 @dataclass(slots=True)
@@ -207,7 +201,9 @@ class Simulation:
             return None  # nothing due, or queued already
         queue = self.queue
         queue.push(due_at, ticket_id)
-        if len(queue) > _COMPACT_MIN and len(queue) > _COMPACT_FACTOR * len(states):
+        # Compacted by the worker's index rule: stale entries then cost memory proportional
+        # to the tickets, not the events.
+        if len(queue) > COMPACT_MIN and len(queue) > COMPACT_FACTOR * len(states):
             queue.rebuild(
                 (state.due_at, key) for key, state in states.items() if state.due_at is not None
             )

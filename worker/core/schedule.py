@@ -24,13 +24,14 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-__all__ = ["DeadlineIndex", "DueQueue"]
+__all__ = ["COMPACT_FACTOR", "COMPACT_MIN", "DeadlineIndex", "DueQueue"]
 
-# Rebuild the queue once it holds this many times more entries than live tickets: keeps
-# memory bounded under churn while amortising the O(n) rebuild to O(1) per update.
-_COMPACT_FACTOR: Final = 2
+# Rebuild a queue once it holds this many times more entries than live tickets: keeps
+# memory bounded under churn while amortising the O(n) rebuild to O(1) per update. Used by
+# the worker's index here and by the offline replay (``worker/simulate.py``).
+COMPACT_FACTOR: Final = 2
 # ...but never bother for small queues, where stale entries cost nothing worth the rebuild.
-_COMPACT_MIN: Final = 1024
+COMPACT_MIN: Final = 1024
 _MICROSECOND: Final = timedelta(microseconds=1)
 # Why a minute: the heap then holds the entries of one minute (a busy partition schedules
 # hundreds a minute, not hundreds of thousands), and a bucket still gathers enough entries
@@ -183,7 +184,7 @@ class DeadlineIndex:
         self._due[ticket_id] = due_us
         self._queue.push_us(due_us, ticket_id)
         size = len(self._queue)
-        if size > _COMPACT_MIN and size > _COMPACT_FACTOR * len(self._due):
+        if size > COMPACT_MIN and size > COMPACT_FACTOR * len(self._due):
             self._compact()
 
     def pop_due(self, clock: datetime, limit: int | None = None) -> list[str]:
