@@ -1,16 +1,17 @@
-"""The ``sla-worker`` command line: the click group ``main`` and the ``policy`` commands.
+"""The ``sla-worker`` command line: the click group ``main`` and its commands.
 
-Shell module. Each command imports what it needs inside its body, so that ``policy``,
-``rules`` and ``simulate`` never import the streaming stack (faust, aiokafka) and answer in
-well under a second; add a command as ``@main.command()`` (or ``@main.group()``) the same way.
-Bad input is one line on stderr naming the problem, exit code 1 (invalid data, such as a
-policy file) or 2 (invalid usage, such as a missing option), never a traceback.
+Shell module. Commands parse options and call the layers: the core computes
+(``worker/core``), the edge formats what is printed (``worker/edge/report.py``), the stream
+layer talks to Kafka. Each command imports what it needs inside its body, so that ``--help``,
+``policy``, ``rules`` and ``simulate`` never import faust or aiokafka and answer in well under
+a second. Bad input is one line on stderr naming the problem, exit code 1 (invalid data, such
+as a policy file) or 2 (invalid usage, such as a missing option), never a traceback.
 """
 
 import json
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 from click.exceptions import NoArgsIsHelpError
@@ -19,14 +20,13 @@ from worker import __version__
 from worker.core.errors import PolicyError, SlaWorkerError
 
 if TYPE_CHECKING:
-    from worker.core.policy import Policy, Target
+    from worker.core.calendars import Pause
+    from worker.edge.settings import Settings
 
 __all__ = ["main"]
 
-# The text form of `policy explain` lists this many counted spans, then says how many more
-# there are: enough for a week of business days, short enough to read (--json lists all).
-_SPANS_SHOWN = 50
 _TARGET_NAMES = ("first_response", "resolution")  # worker.core.policy.TARGETS, without importing it
+_Command = TypeVar("_Command", bound=Callable[..., None])
 
 
 def _error_text(error: SlaWorkerError) -> str:
@@ -99,6 +99,7 @@ def policy() -> None:
 def policy_check(files: tuple[str, ...]) -> None:
     """Validate each policy FILE; list every problem of an invalid one (exit code 1)."""
     from worker.edge.policy_file import load_policy
+    from worker.edge.report import policy_ok_line
 
     failed = False
     for file in files:
@@ -108,11 +109,7 @@ def policy_check(files: tuple[str, ...]) -> None:
             failed = True
             click.echo(_error_text(error))
             continue
-        count = len(loaded.tiers)
-        click.echo(
-            f"ok: {file} ({loaded.name}, {count} tier{'s' if count != 1 else ''}, "
-            f"sha256 {loaded.sha256[:12]})"
-        )
+        click.echo(policy_ok_line(file, loaded))
     if failed:
         raise click.exceptions.Exit(1)
 
@@ -139,9 +136,9 @@ def _start_option(ctx: click.Context, param: click.Parameter, value: str) -> dat
 
 def _pause_option(
     ctx: click.Context, param: click.Parameter, values: Sequence[str]
-) -> list[tuple[datetime, datetime]]:
-    """Return the ``--pause FROM/TO`` spans, sorted, overlapping ones merged."""
-    pauses: list[tuple[datetime, datetime]] = []
+) -> list["Pause"]:
+    """Return the ``--pause FROM/TO`` spans, each checked to end after it starts."""
+    pauses: list[Pause] = []
     for text in values:
         parts = text.split("/")
         try:
@@ -153,173 +150,7 @@ def _pause_option(
         if end <= begin:
             raise click.BadParameter(f"pause {text!r} ends before it starts", ctx, param)
         pauses.append((begin, end))
-    merged: list[tuple[datetime, datetime]] = []
-    for begin, end in sorted(pauses):
-        if merged and begin <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((begin, end))
-    return merged
-
-
-def _utc(value: datetime) -> str:
-    """Return an instant as RFC 3339 UTC text with ``Z``."""
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _local(value: datetime, zone: tzinfo) -> str:
-    """Return an instant as readable wall-clock time in ``zone``: ``Mon 2026-11-23 09:00 PST``."""
-    local = value.astimezone(zone)
-    clock = "%H:%M:%S" if local.second or local.microsecond else "%H:%M"
-    return local.strftime(f"%a %Y-%m-%d {clock} %Z")
-
-
-def _seconds(value: timedelta) -> int | float:
-    """Return a duration in seconds: an int when whole, so JSON stays tidy."""
-    seconds = value.total_seconds()
-    return int(seconds) if seconds == int(seconds) else seconds
-
-
-def _human(value: timedelta) -> str:
-    """Return a duration as ``1h30m`` (fractions of a second as ``12.5s``)."""
-    from worker.core.durations import format_duration
-
-    whole = int(value.total_seconds())
-    rest = value - timedelta(seconds=whole)
-    if not rest:
-        return format_duration(whole)
-    minutes = format_duration(whole - whole % 60) if whole >= 60 else ""
-    return f"{minutes}{whole % 60 + rest.total_seconds():g}s"
-
-
-def _explain(
-    policy: "Policy",
-    tier_name: str,
-    priority: str,
-    target: "Target",
-    start: datetime,
-    pauses: list[tuple[datetime, datetime]],
-) -> tuple[dict[str, Any], tzinfo]:
-    """Return the explanation of one deadline as a JSON-ready mapping, and the calendar's zone."""
-    tier = policy.tiers[tier_name]
-    calendar = target.calendar
-    zone = getattr(calendar, "timezone", None)
-    if not isinstance(zone, tzinfo):
-        zone = UTC
-    counting_at = calendar.next_open(start, pauses)
-    if counting_at == start:
-        why = "open"
-    elif any(begin <= start < end for begin, end in pauses):
-        why = "paused"
-    else:
-        why = "closed"
-    result: dict[str, Any] = {
-        "policy": policy.name,
-        "policy_sha256": policy.sha256,
-        "tier": tier_name,
-        "priority": priority,
-        "target": target.name,
-        "commitment": tier.commitment,
-        "calendar": calendar.name,
-        "timezone": str(zone),
-        "pausable": target.pausable,
-        "start": _utc(start),
-        "pauses": [{"from": _utc(begin), "to": _utc(end)} for begin, end in pauses],
-        "target_seconds": target.within_s,
-        "counting_starts_at": _utc(counting_at),
-        "counting_starts": why,
-        "spans": [],
-        "budget_used_at": None,
-        "deadline": None,
-        "deadline_local": None,
-        "no_deadline_reason": None,
-    }
-    if target.within_s is None:
-        if tier.commitment == "none":
-            reason = f"tier {tier_name!r} has commitment none"
-        else:
-            reason = f"tier {tier_name!r} sets no {target.name} target for priority {priority!r}"
-        result["no_deadline_reason"] = reason
-        return result, zone
-    deadline = calendar.deadline(start, timedelta(seconds=target.within_s), pauses)
-    total = timedelta()
-    spans = []
-    for begin, end in calendar.spans(start, deadline, pauses):
-        total += end - begin
-        spans.append(
-            {
-                "from": _utc(begin),
-                "to": _utc(end),
-                "from_local": begin.astimezone(zone).isoformat(),
-                "to_local": end.astimezone(zone).isoformat(),
-                "seconds": _seconds(end - begin),
-                "total_seconds": _seconds(total),
-            }
-        )
-    result["spans"] = spans
-    result["budget_used_at"] = spans[-1]["to"] if spans else _utc(counting_at)
-    result["deadline"] = _utc(deadline)
-    result["deadline_local"] = deadline.astimezone(zone).isoformat()
-    return result, zone
-
-
-def _render(result: dict[str, Any], zone: tzinfo) -> str:
-    """Return the plain-text form of an explanation from ``_explain``."""
-
-    def at(text: str) -> str:
-        instant = datetime.fromisoformat(text)
-        return f"{text} ({_local(instant, zone)})"
-
-    lines = [
-        f"{result['policy']}: tier {result['tier']}, priority {result['priority']}, "
-        f"{result['target']} (commitment {result['commitment']})"
-    ]
-    calendar = f"calendar {result['calendar']} ({result['timezone']})"
-    pausable = "pausable" if result["pausable"] else "not pausable"
-    if result["target_seconds"] is None:
-        lines.append(f"target    none: {result['no_deadline_reason']}; measured, no deadline")
-    else:
-        within = timedelta(seconds=result["target_seconds"])
-        lines.append(
-            f"target    {_human(within)} of counted time ({result['target_seconds']} s) "
-            f"on {calendar}, {pausable}"
-        )
-    lines.append(f"start     {at(result['start'])}")
-    for pause in result["pauses"]:
-        lines.append(f"pause     {pause['from']} -> {pause['to']} (not counted)")
-    counting = result["counting_starts_at"]
-    if result["counting_starts"] == "open":
-        lines.append(f"counting  starts at once: {result['calendar']} is open at the start")
-    elif result["counting_starts"] == "paused":
-        lines.append(f"counting  starts at {at(counting)}: the start is inside a pause")
-    else:
-        lines.append(
-            f"counting  starts at {at(counting)}: the start is outside "
-            f"{result['calendar']} open hours"
-        )
-    spans = result["spans"]
-    if result["target_seconds"] is not None:
-        lines.append(f"spans     {len(spans)} counted span{'s' if len(spans) != 1 else ''}:")
-    for number, span in enumerate(spans[:_SPANS_SHOWN], start=1):
-        begin = datetime.fromisoformat(span["from"])
-        end = datetime.fromisoformat(span["to"])
-        lines.append(
-            f"  {number:>3}  {span['from']} -> {span['to']}  "
-            f"({_local(begin, zone)} -> {_local(end, zone)})  "
-            f"{_human(end - begin)}, total {_human(timedelta(seconds=span['total_seconds']))}"
-        )
-    if len(spans) > _SPANS_SHOWN:
-        lines.append(f"  ... and {len(spans) - _SPANS_SHOWN} more (--json lists every span)")
-    if result["deadline"] is None:
-        lines.append("deadline  none")
-        return "\n".join(lines)
-    if result["budget_used_at"] != result["deadline"]:
-        lines.append(
-            f"note      the budget is used up at {at(result['budget_used_at'])}, when "
-            f"counting stops; a response before counting resumes still meets the target"
-        )
-    lines.append(f"deadline  {at(result['deadline'])}")
-    return "\n".join(lines)
+    return pauses
 
 
 @policy.command("explain")
@@ -356,11 +187,13 @@ def policy_explain(
     priority: str,
     start: datetime,
     target_name: str,
-    pauses: list[tuple[datetime, datetime]],
+    pauses: list["Pause"],
     as_json: bool,
 ) -> None:
     """Show the deadline of one target in policy FILE, and how it was counted."""
+    from worker.core.explain import explain_deadline
     from worker.edge.policy_file import load_policy
+    from worker.edge.report import explanation_json, explanation_text
 
     loaded = load_policy(file)
     if tier_name not in loaded.tiers:
@@ -374,11 +207,11 @@ def policy_explain(
             f"unknown priority {priority!r} (priorities: {', '.join(loaded.priorities)})",
             param_hint="'--priority'",
         )
-    result, zone = _explain(loaded, tier_name, priority, target, start, pauses)
+    explanation = explain_deadline(loaded, tier_name, priority, target, start, pauses)
     if as_json:
-        click.echo(json.dumps(result, indent=2))
+        click.echo(json.dumps(explanation_json(explanation), indent=2))
     else:
-        click.echo(_render(result, zone))
+        click.echo(explanation_text(explanation))
 
 
 # --- sla-worker simulate -------------------------------------------------------------------
@@ -405,7 +238,7 @@ def _until_option(ctx: click.Context, param: click.Parameter, value: str | None)
     help="Let time run on to TS (RFC 3339, or 'now'); default: stop at the newest event.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print outputs as JSON lines.")
-def simulate(policy_file: str, events: Any, until: datetime | None, as_json: bool) -> None:
+def simulate(policy_file: str, events: IO[bytes], until: datetime | None, as_json: bool) -> None:
     """Replay EVENTS.jsonl by event time: every warning, breach and outcome, then compliance.
 
     The same state machine as the worker with a perfect clock; with --json each output is
@@ -416,12 +249,13 @@ def simulate(policy_file: str, events: Any, until: datetime | None, as_json: boo
     from worker.core.tracker import Tracker
     from worker.edge.codec import output_to_dict
     from worker.edge.policy_file import load_policy
+    from worker.edge.report import compliance_table, invalid_lines, output_line
     from worker.simulate import Simulation, read_events
 
     loaded = load_policy(policy_file)
     decoded, invalid = read_events(events, loaded)
-    for bad in invalid:
-        click.echo(f"line {bad.line}: {bad.reason}: {bad.error}", err=True)
+    for line in invalid_lines(invalid):
+        click.echo(line, err=True)
     simulation = Simulation(Tracker(loaded))
     for output in simulation.run(decoded, until=until):
         if isinstance(output, TargetFulfilled):
@@ -429,54 +263,8 @@ def simulate(policy_file: str, events: Any, until: datetime | None, as_json: boo
         if as_json:
             click.echo(json.dumps(output_to_dict(output), separators=(",", ":")))
         else:
-            click.echo(_describe_output(output))
-    click.echo(_compliance_table(simulation, len(decoded), len(invalid)), err=as_json)
-
-
-def _describe_output(output: Any) -> str:
-    """Return one readable line for a warning, breach or outcome."""
-    from worker.core.events import SlaBreached, SlaOutcome, SlaWarning
-
-    at = ""
-    detail = ""
-    if isinstance(output, SlaWarning):
-        at, detail = _utc(output.detected_at), f"warning {output.threshold}"
-    elif isinstance(output, SlaBreached):
-        at, detail = _utc(output.detected_at), "BREACHED"
-    elif isinstance(output, SlaOutcome):
-        when = output.fulfilled_at or output.deadline
-        at = _utc(when) if when is not None else "-"
-        detail = f"outcome {output.outcome} ({_human(timedelta(seconds=output.elapsed_seconds))})"
-    deadline = _utc(output.deadline) if output.deadline is not None else "-"
-    return (
-        f"{at}  {output.ticket_id}  {output.tier}/{output.priority}  "
-        f"{output.target}#{output.cycle}  {detail}  deadline {deadline}"
-    )
-
-
-def _compliance_table(simulation: Any, valid: int, invalid: int) -> str:
-    """Return the per tier and target summary of a simulation as aligned text."""
-    header = ("tier", "target", "targets", "met", "breached", "compliance", "p50", "p90")
-    rows = [header]
-    for (tier, target), stats in sorted(simulation.stats.items()):
-        compliance = stats.compliance
-        p50, p90 = stats.percentile(50), stats.percentile(90)
-        rows.append(
-            (
-                tier,
-                target,
-                str(stats.met + stats.breached),
-                str(stats.met),
-                str(stats.breached),
-                "-" if compliance is None else f"{compliance:.2%}",
-                "-" if p50 is None else _human(timedelta(seconds=round(p50))),
-                "-" if p90 is None else _human(timedelta(seconds=round(p90))),
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
-    lines.append(f"{valid} events replayed, {invalid} invalid lines skipped")
-    return "\n".join(line.rstrip() for line in lines)
+            click.echo(output_line(output))
+    click.echo(compliance_table(simulation.stats, len(decoded), len(invalid)), err=as_json)
 
 
 # --- sla-worker rules ----------------------------------------------------------------------
@@ -501,18 +289,20 @@ def rules(file: str, job: str) -> None:
 # --- sla-worker run / topics ---------------------------------------------------------------
 
 
-def _settings(input_topics: str | None = None, **overrides: Any) -> Any:
+def _settings(**flags: str | int | None) -> "Settings":
     """Return the settings from the environment, overridden by the flags given.
 
     ``input_topics`` is the flag's comma-separated text.
     """
     from worker.edge.settings import Settings
 
-    if input_topics is not None:
+    overrides: dict[str, object] = dict(flags)
+    topics = flags.get("input_topics")
+    if isinstance(topics, str):
         overrides["input_topics"] = tuple(
-            part.strip() for part in input_topics.split(",") if part.strip()
+            part.strip() for part in topics.split(",") if part.strip()
         )
-    return Settings.from_env(**overrides)
+    return Settings.from_env(None, **overrides)
 
 
 _RUN_OPTIONS = [
@@ -527,7 +317,8 @@ _RUN_OPTIONS = [
 ]
 
 
-def _kafka_options(fun: Any) -> Any:
+def _kafka_options(fun: _Command) -> _Command:
+    """Add the Kafka options every command that talks to the broker shares."""
     for option in reversed(_RUN_OPTIONS):
         fun = option(fun)
     return fun
@@ -544,7 +335,7 @@ def _kafka_options(fun: Any) -> Any:
 @click.option(
     "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="[SLA_LOG_LEVEL]"
 )
-def run(grace: str | None, **flags: Any) -> None:
+def run(grace: str | None, **flags: str | int | None) -> None:
     """Run the worker (settings from SLA_* environment variables; flags win)."""
     import asyncio
     from pathlib import Path
@@ -578,7 +369,7 @@ def topics() -> None:
 
 @topics.command("create")
 @_kafka_options
-def topics_create(**flags: Any) -> None:
+def topics_create(**flags: str | int | None) -> None:
     """Create the input, output, dead-letter and tick topics; idempotent."""
     import asyncio
 
@@ -595,40 +386,6 @@ def topics_create(**flags: Any) -> None:
 # A refused file lists at most this many bad lines, then says how many more there are:
 # enough to see every kind of mistake, short enough not to bury the message.
 _INVALID_SHOWN = 100
-
-
-def _progress() -> Any:
-    """Return a rich progress bar on stderr (rendered only on a terminal)."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TaskProgressColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TaskProgressColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-    )
-
-
-def _counts(counter: Any) -> str:
-    """Return ``ticket.created 3, ticket.responded 2`` in the order of the input types."""
-    from worker.loadgen import EVENT_TYPES
-
-    return ", ".join(f"{kind} {counter[kind]:,}" for kind in EVENT_TYPES if counter[kind])
-
-
-def _rate(count: int, seconds: float) -> str:
-    return f"{count / seconds:,.0f} events/s" if seconds > 0 else "-"
 
 
 @main.command()
@@ -665,6 +422,7 @@ def produce(
     from collections import Counter
     from collections.abc import Iterable
 
+    from worker.edge.report import invalid_lines, progress_bar, sent_summary
     from worker.stream.producer import Line, open_publisher, read_lines
 
     settings = _settings(
@@ -690,10 +448,8 @@ def produce(
                 valid += 1
             else:
                 invalid.append(line.problem)
-    for bad in invalid[:_INVALID_SHOWN]:
-        click.echo(f"line {bad.line}: {bad.reason}: {bad.error}", err=True)
-    if len(invalid) > _INVALID_SHOWN:
-        click.echo(f"... and {len(invalid) - _INVALID_SHOWN:,} more invalid lines", err=True)
+    for text in invalid_lines(invalid, shown=_INVALID_SHOWN):
+        click.echo(text, err=True)
     if invalid and not skip_invalid:
         total = valid + len(invalid)
         raise click.ClickException(
@@ -709,7 +465,7 @@ def produce(
     async def publish(lines: Iterable[Line]) -> tuple[int, float]:
         async with open_publisher(settings, target_topic) as publisher:
             started = time.monotonic()
-            with _progress() as progress:
+            with progress_bar() as progress:
                 task = progress.add_task(f"producing to {target_topic}", total=valid)
                 publisher.on_ack(lambda acked: progress.update(task, completed=acked))
                 for line in lines:
@@ -723,13 +479,16 @@ def produce(
     with open(events, "rb") as file:
         checked = read_lines(file, tiers=tiers, priorities=priorities)
         topic_partitions, elapsed = asyncio.run(publish(checked))
-    count = sum(sent.values())
-    skipped = f"; skipped {len(invalid):,} invalid lines" if invalid else ""
     click.echo(
-        f"sent {count:,} events from {events} to {target_topic} ({topic_partitions} partitions) "
-        f"in {elapsed:.1f}s ({_rate(count, elapsed)}){skipped}"
+        sent_summary(
+            sent,
+            source=events,
+            topic=target_topic,
+            partitions=topic_partitions,
+            elapsed_s=elapsed,
+            skipped=len(invalid),
+        )
     )
-    click.echo(f"  {_counts(sent)}")
 
 
 # --- sla-worker loadgen --------------------------------------------------------------------
@@ -747,6 +506,13 @@ def _share(ctx: click.Context, param: click.Parameter, value: str) -> float:
     if not 0.0 <= share <= 1.0:
         raise click.BadParameter(f"{value!r} is not between 0% and 100%", ctx, param)
     return share
+
+
+def _share_option(name: str, default: str, text: str) -> Callable[[_Command], _Command]:
+    """Return a ``--NAME SHARE`` option of ``loadgen``, read by :func:`_share`."""
+    return click.option(
+        name, metavar="SHARE", default=default, show_default=True, callback=_share, help=text
+    )
 
 
 def _duration_option(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
@@ -799,46 +565,15 @@ def _weights_option(
     callback=_duration_option,
     help="Create tickets for this long (e.g. 30s, 10m) [default: until stopped].",
 )
-@click.option(
-    "--late",
-    metavar="SHARE",
-    default="20%",
-    show_default=True,
-    callback=_share,
-    help="Share of tickets first answered after their deadline.",
+@_share_option("--late", "20%", "Share of tickets first answered after their deadline.")
+@_share_option("--never", "5%", "Share of tickets never answered (nor resolved).")
+@_share_option(
+    "--updates", "10%", "Share of tickets whose priority changes before the first response."
 )
-@click.option(
-    "--never",
-    metavar="SHARE",
-    default="5%",
-    show_default=True,
-    callback=_share,
-    help="Share of tickets never answered (nor resolved).",
+@_share_option(
+    "--pauses", "10%", "Share of answered tickets paused (waiting on the customer) once."
 )
-@click.option(
-    "--updates",
-    metavar="SHARE",
-    default="10%",
-    show_default=True,
-    callback=_share,
-    help="Share of tickets whose priority changes before the first response.",
-)
-@click.option(
-    "--pauses",
-    metavar="SHARE",
-    default="10%",
-    show_default=True,
-    callback=_share,
-    help="Share of answered tickets paused (waiting on the customer) once.",
-)
-@click.option(
-    "--reopens",
-    metavar="SHARE",
-    default="5%",
-    show_default=True,
-    callback=_share,
-    help="Share of answered tickets reopened once after resolution.",
-)
+@_share_option("--reopens", "5%", "Share of answered tickets reopened once after resolution.")
 @click.option(
     "--tiers",
     "tier_weights",
@@ -930,6 +665,7 @@ def loadgen(
     from rich.console import Console
 
     from worker.edge.policy_file import load_policy
+    from worker.edge.report import loadgen_summary
     from worker.loadgen import LoadProfile, plan_tickets, send_traffic
 
     if backdate is not None and start is not None:
@@ -987,25 +723,16 @@ def loadgen(
             )
         )
     elapsed = time.monotonic() - clock
-    where = " and ".join(
-        [*([target_topic] if to_kafka else []), *([out] if out is not None else [])]
+    summary = loadgen_summary(
+        stats,
+        destinations=[*([target_topic] if to_kafka else []), *([out] if out is not None else [])],
+        elapsed_s=elapsed,
+        stopped=stopped,
+        policy=loaded.name,
+        seed=chosen_seed,
+        prefix=profile.ticket_prefix,
     )
-    report = [
-        f"loadgen: {stats.tickets:,} tickets, {stats.events:,} events to {where} in "
-        f"{elapsed:.1f}s ({_rate(stats.events, elapsed)})" + (", stopped" if stopped else ""),
-        f"  {_counts(stats.sent) or 'no events'}",
-        f"  expected first responses: {stats.fates['on_time']:,} on time, "
-        f"{stats.fates['late']:,} late (breach), {stats.fates['never']:,} never (breach), "
-        f"{stats.fates['unmeasured']:,} without a deadline",
-    ]
-    if stats.unsent:
-        report.append(
-            f"  {stats.unsent:,} follow-up events of these tickets not sent (not yet due)"
-        )
-    report.append(
-        f"  policy {loaded.name}, seed {chosen_seed}, ticket ids {profile.ticket_prefix}NNNNN"
-    )
-    click.echo("\n".join(report), err=stdout_log)
+    click.echo(summary, err=stdout_log)
 
 
 # --- sla-worker feed (internal: the live console of `make run`) ----------------------------
