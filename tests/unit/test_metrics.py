@@ -8,8 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as parse_openmetrics,
@@ -37,7 +35,6 @@ from worker.edge.metrics import (
     DEAD_LETTER_REASONS,
     TIME_TO_BREACH_BUCKETS_S,
     Metrics,
-    SortedFloats,
     bucket_label,
     response_buckets,
 )
@@ -571,65 +568,6 @@ def test_running_and_paused_counts() -> None:
     )
 
 
-def test_removing_what_was_never_added_is_harmless() -> None:
-    """A stale `before` (e.g. across a rebuild) never drives a count below zero."""
-    metrics = Metrics(POLICY)
-    metrics.update_running([running(T0 + H), running(None, paused=True)], [])
-    labels = {"tier": "gold", "priority": "P1", "target": "first_response"}
-    assert value(metrics, "sla_running_targets", **labels, state="running") == 0
-    assert value(metrics, "sla_running_targets", **labels, state="paused") == 0
-
-
-DEADLINES = [None, T0 - M, T0, T0 + 7 * M, T0 + 7 * M, T0 + 20 * M, T0 + 2 * H, T0 + 3 * 86400 * S]
-RUNNING = st.builds(
-    RunningTarget,
-    st.sampled_from(["gold", "silver", "free", "retired-tier"]),
-    st.sampled_from(["P1", "P4"]),
-    st.sampled_from(TARGETS),
-    st.sampled_from(DEADLINES),
-    st.booleans(),
-)
-UPDATES = st.lists(
-    st.tuples(st.integers(0, 5), st.lists(RUNNING, max_size=3).map(tuple)), max_size=30
-)
-
-
-@settings(max_examples=150, deadline=None)
-@given(UPDATES)
-def test_incremental_updates_equal_a_reset_from_scratch(
-    updates: list[tuple[int, tuple[RunningTarget, ...]]],
-) -> None:
-    """Any sequence of per-ticket updates leaves the same metrics as one reset to the end state."""
-    incremental = Metrics(POLICY)
-    current: dict[int, tuple[RunningTarget, ...]] = {}
-    for ticket, after in updates:
-        incremental.update_running(current.get(ticket, ()), after)
-        current[ticket] = after
-    rebuilt = Metrics(POLICY)
-    rebuilt.reset_running(itertools.chain.from_iterable(current.values()))
-    assert incremental.render(None, T0) == rebuilt.render(None, T0)
-    # And removing every ticket brings every running-target series back to zero.
-    for before in current.values():
-        incremental.update_running(before, ())
-    assert incremental.render(None, T0) == Metrics(POLICY).render(None, T0)
-
-
-def test_rebuild_in_parts_equals_one_reset() -> None:
-    """A rebuild fed ticket by ticket ends where one reset with every target does."""
-    targets = [running(T0 + H), running(T0 + 2 * H, priority="P2"), running(None)]
-    whole = Metrics(POLICY)
-    whole.update_running([], [running(T0 + 5 * H)])
-    whole.reset_running(targets)
-    parts = Metrics(POLICY)
-    parts.update_running([], [running(T0 + 5 * H)])
-    rebuild = parts.rebuild_running()
-    for target in targets:
-        rebuild.add([target])
-    assert parts.render(None, T0) != whole.render(None, T0)  # nothing replaced before done()
-    rebuild.done()
-    assert parts.render(None, T0) == whole.render(None, T0)
-
-
 def test_reset_replaces_everything() -> None:
     metrics = Metrics(POLICY)
     metrics.update_running([], [running(T0 + H), running(T0 + 2 * H, priority="P2")])
@@ -731,42 +669,3 @@ def test_metrics_driven_by_the_tracker_agree_with_the_simulation() -> None:
     assert (
         got[("sla_time_to_breach_seconds_bucket", frozenset({**silver, "le": "+Inf"}.items()))] == 1
     )
-
-
-# --- the sorted multiset behind the deadline gauges ------------------------------------------
-
-
-class _TinyChunks(SortedFloats):
-    """Chunks of at most 4 values, so a few dozen operations split and empty many of them."""
-
-    _CHUNK = 2
-
-
-@settings(max_examples=300)
-@given(
-    st.lists(st.integers(-3, 3).map(float), max_size=12),
-    st.lists(
-        st.tuples(st.sampled_from(["add", "remove", "count"]), st.integers(-4, 4).map(float)),
-        max_size=60,
-    ),
-)
-def test_sorted_floats_behave_as_a_sorted_list(initial: list[float], ops: list[Any]) -> None:
-    """Adds, removes (present or not), counts and indexing agree with a sorted Python list."""
-    values = _TinyChunks(initial)
-    model = sorted(initial)
-    for op, value in ops:
-        if op == "add":
-            values.add(value)
-            model.append(value)
-            model.sort()
-        elif op == "remove":
-            assert values.remove(value) == (value in model)
-            if value in model:
-                model.remove(value)
-        else:
-            assert values.bisect_right(value) == sum(1 for v in model if v <= value)
-        assert len(values) == len(model)
-        assert list(values) == model
-        assert [values[i] for i in range(len(model))] == model
-    with pytest.raises(IndexError):
-        values[len(model)]

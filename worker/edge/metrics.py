@@ -19,9 +19,9 @@ Decisions that users of the metrics rely on:
 - ``sla_running_targets``, ``sla_time_to_breach_seconds`` (a gauge histogram: how many
   running targets have ``deadline - now <= le``; overdue ones count in ``le="0.0"``) and
   ``sla_next_deadline_timestamp_seconds`` are computed at scrape time, at the ``now`` given
-  to :meth:`Metrics.render`, from a sorted list of deadline timestamps per label set kept up
-  to date incrementally: a scrape costs O(label sets x log n), not O(open tickets), and an
-  open deadline costs one float in one list (about 32 bytes).
+  to :meth:`Metrics.render`, from the deadline timestamps of each label set, kept sorted and
+  up to date incrementally (``worker/edge/deadline_gauges.py``): a scrape costs O(label sets
+  x log n), not O(open tickets), and an open deadline costs one float in one array (8 bytes).
 - ``sla_next_deadline_timestamp_seconds`` is the earliest deadline after ``now`` (Unix
   seconds), and 0 when the label set has none (0 is the conventional "none": a timestamp of
   1970 can never be a future deadline). Deadlines already past but not yet detected as
@@ -38,11 +38,8 @@ Not thread-safe: call every method from the event loop that serves ``/metrics``.
 from __future__ import annotations
 
 import time
-from array import array
-from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Final
 
 from prometheus_client import (
@@ -73,6 +70,7 @@ from worker.core.events import (
 )
 from worker.core.policy import TARGETS, Policy
 from worker.core.tracker import RunningTarget
+from worker.edge.deadline_gauges import LabelSet, RunningEntry, RunningRebuild, RunningTargets
 
 __all__ = [
     "BREACH_DETECTION_DELAY_BUCKETS_S",
@@ -87,8 +85,6 @@ __all__ = [
     "TIME_TO_BREACH_BUCKETS_S",
     "UNKNOWN_EVENT_TYPE",
     "Metrics",
-    "RunningRebuild",
-    "SortedFloats",
     "bucket_label",
     "response_buckets",
 ]
@@ -146,10 +142,6 @@ NO_DEADLINE: Final = 0.0
 """Value of ``sla_next_deadline_timestamp_seconds`` when a label set has no future deadline."""
 
 _TARGET_LABELS: Final = ("tier", "priority", "target")
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND: Final = timedelta(microseconds=1)
-
-_LabelSet = tuple[str, str, str]
 
 
 def bucket_label(bound: float) -> str:
@@ -178,135 +170,8 @@ def _aware(at: datetime, name: str) -> datetime:
     return at
 
 
-class SortedFloats:
-    """A sorted multiset of floats, kept in ``array('d')`` chunks: 8 bytes a value.
-
-    Why not ``sortedcontainers.SortedList``: it holds a float object per value, about 45
-    bytes each with its slot; with a million open tickets (two deadlines each) that was a
-    third of a worker's memory for the index of deadlines alone. Chunks hold up to
-    ``2 * _CHUNK`` values; ``_maxes`` has the last value of each, so a lookup is a bisect
-    over the maxes and one within a chunk. Counting (``bisect_right``) adds up the lengths of
-    the chunks before: a few thousand at most, once per bucket per scrape.
-    """
-
-    __slots__ = ("_chunks", "_len", "_maxes")
-    _CHUNK: Final = 1024
-
-    def __init__(self, values: Iterable[float] = ()) -> None:
-        ordered = array("d", sorted(values))
-        size = self._CHUNK
-        self._chunks = [ordered[i : i + size] for i in range(0, len(ordered), size)]
-        self._maxes = [chunk[-1] for chunk in self._chunks]
-        self._len = len(ordered)
-
-    def add(self, value: float) -> None:
-        """Insert ``value``."""
-        self._len += 1
-        chunks, maxes = self._chunks, self._maxes
-        if not chunks:
-            chunks.append(array("d", (value,)))
-            maxes.append(value)
-            return
-        i = min(bisect_left(maxes, value), len(maxes) - 1)  # past every max: the last chunk
-        chunk = chunks[i]
-        insort(chunk, value)
-        if len(chunk) > 2 * self._CHUNK:
-            half = self._CHUNK
-            chunks[i : i + 1] = [chunk[:half], chunk[half:]]
-            maxes[i : i + 1] = [chunk[half - 1], chunk[-1]]
-        else:
-            maxes[i] = chunk[-1]
-
-    def remove(self, value: float) -> bool:
-        """Remove one ``value``; return whether there was one."""
-        chunks, maxes = self._chunks, self._maxes
-        # The first chunk whose last value is >= value holds it, if any does: every later
-        # chunk starts at or after that last value.
-        i = bisect_left(maxes, value)
-        if i == len(maxes):
-            return False
-        chunk = chunks[i]
-        j = bisect_left(chunk, value)
-        if chunk[j] != value:
-            return False
-        del chunk[j]
-        self._len -= 1
-        if chunk:
-            maxes[i] = chunk[-1]
-        else:
-            del chunks[i], maxes[i]
-        return True
-
-    def bisect_right(self, value: float) -> int:
-        """Return how many values are <= ``value``."""
-        i = bisect_right(self._maxes, value)
-        count = sum(map(len, self._chunks[:i]))
-        return count + bisect_right(self._chunks[i], value) if i < len(self._chunks) else count
-
-    def __getitem__(self, index: int) -> float:
-        """Return the ``index``-th smallest value (0-based, non-negative)."""
-        for chunk in self._chunks:
-            if index < len(chunk):
-                return chunk[index]
-            index -= len(chunk)
-        raise IndexError("SortedFloats index out of range")
-
-    def __len__(self) -> int:
-        return self._len
-
-    def __iter__(self) -> Iterator[float]:
-        for chunk in self._chunks:
-            yield from chunk
-
-
-@dataclass(slots=True)
-class _Running:
-    """The running targets of one tier x priority x target label set.
-
-    ``deadlines`` holds the Unix timestamps of the running targets that have a deadline,
-    sorted; ``sum_us`` their exact sum in microseconds (the gauge histogram's ``_gsum``).
-    """
-
-    running: int = 0
-    paused: int = 0
-    deadlines: SortedFloats = field(default_factory=SortedFloats)
-    sum_us: int = 0
-
-
-class RunningRebuild:
-    """The running targets of a rebuild, tallied per label set (see ``rebuild_running``)."""
-
-    def __init__(self, metrics: Metrics) -> None:
-        self._metrics = metrics
-        labels = metrics._running
-        self._counts: dict[_LabelSet, list[int]] = {key: [0, 0] for key in labels}
-        self._deadlines: dict[_LabelSet, array[float]] = {key: array("d") for key in labels}
-        self._sums: dict[_LabelSet, int] = dict.fromkeys(labels, 0)
-
-    def add(self, running: Iterable[RunningTarget]) -> None:
-        """Tally ``running`` (label sets the policy does not have are ignored)."""
-        counts, deadlines, sums = self._counts, self._deadlines, self._sums
-        for item in running:
-            key = (item.tier, item.priority, item.target)
-            if key not in counts:
-                continue
-            counts[key][item.paused] += 1
-            if item.deadline is not None:
-                deadlines[key].append(item.deadline.timestamp())
-                sums[key] += _microseconds(item.deadline)
-
-    def done(self) -> None:
-        """Replace the metrics' running targets by those tallied."""
-        labels = self._metrics._running
-        for key in labels:
-            not_paused, paused = self._counts[key]
-            labels[key] = _Running(
-                not_paused, paused, SortedFloats(self._deadlines[key]), self._sums[key]
-            )
-
-
 class _ScrapeTimeCollector(Collector):
-    """Computes the running-target metrics at scrape time from :class:`_Running` entries."""
+    """Computes the running-target metrics at scrape time from the :class:`RunningTargets`."""
 
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
@@ -369,13 +234,13 @@ class Metrics:
         self.policy = policy
         self.registry = CollectorRegistry() if registry is None else registry
         self._scrape_at_s: float | None = None
-        self._label_sets: tuple[_LabelSet, ...] = tuple(
+        self._label_sets: tuple[LabelSet, ...] = tuple(
             (tier, priority, target)
             for tier in policy.tiers
             for priority in policy.priorities
             for target in TARGETS
         )
-        self._running: dict[_LabelSet, _Running] = {key: _Running() for key in self._label_sets}
+        self._running = RunningTargets(self._label_sets)
         self._thresholds: dict[str, frozenset[str]] = {
             name: frozenset(w.text for w in tier.warnings) for name, tier in policy.tiers.items()
         }
@@ -540,17 +405,7 @@ class Metrics:
         Pass ``TicketState.running`` of the old and the new state (``()`` for none). Entries
         present in both are left alone, so an unchanged ticket costs nothing.
         """
-        removed = list(before)
-        added: list[RunningTarget] = []
-        for item in after:
-            try:
-                removed.remove(item)
-            except ValueError:
-                added.append(item)
-        for item in removed:
-            self._remove(item)
-        for item in added:
-            self._add(item)
+        self._running.update(before, after)
 
     def reset_running(self, running: Iterable[RunningTarget]) -> None:
         """Replace every running target by ``running`` (after a rebalance rebuilt the state)."""
@@ -564,7 +419,7 @@ class Metrics:
         For a rebuild over a million stored tickets: each ticket's targets are tallied as
         they are read, rather than listed first.
         """
-        return RunningRebuild(self)
+        return self._running.rebuild()
 
     def set_partition_caught_up(self, partition: int, caught_up: bool) -> None:
         """Set whether the worker has processed everything in ``partition``."""
@@ -602,37 +457,6 @@ class Metrics:
         """
         return time.time() if self._scrape_at_s is None else self._scrape_at_s
 
-    def running_entries(self) -> Iterator[tuple[_LabelSet, _Running]]:
+    def running_entries(self) -> Iterator[tuple[LabelSet, RunningEntry]]:
         """Yield every label set and its running targets, in policy order."""
         yield from self._running.items()
-
-    # --- internals ------------------------------------------------------------------------
-
-    def _add(self, item: RunningTarget) -> None:
-        entry = self._running.get((item.tier, item.priority, item.target))
-        if entry is None:
-            return
-        if item.paused:
-            entry.paused += 1
-        else:
-            entry.running += 1
-        if item.deadline is not None:
-            entry.deadlines.add(item.deadline.timestamp())
-            entry.sum_us += _microseconds(item.deadline)
-
-    def _remove(self, item: RunningTarget) -> None:
-        """Remove ``item``; tolerant of one never added (counts never go below zero)."""
-        entry = self._running.get((item.tier, item.priority, item.target))
-        if entry is None:
-            return
-        if item.paused:
-            entry.paused = max(0, entry.paused - 1)
-        else:
-            entry.running = max(0, entry.running - 1)
-        if item.deadline is not None and entry.deadlines.remove(item.deadline.timestamp()):
-            entry.sum_us -= _microseconds(item.deadline)
-
-
-def _microseconds(at: datetime) -> int:
-    """Return ``at`` as exact integer microseconds since the Unix epoch."""
-    return (at - _EPOCH) // _MICROSECOND
