@@ -204,6 +204,13 @@ INVALID_EVENT = [
     pytest.param(doc(priority=1), "priority: expected a string, got integer"),
     pytest.param(doc(customer_id=42), "customer_id: expected a string or null, got integer"),
     pytest.param(
+        doc(customer_id=LONG), f"customer_id: 257 characters, more than 256: {LONG[:60]!r}..."
+    ),
+    pytest.param(
+        doc("ticket.responded", actor=LONG),
+        f"actor: 257 characters, more than 256: {LONG[:60]!r}...",
+    ),
+    pytest.param(
         doc("ticket.responded", actor={"id": 1}), "actor: expected a string or null, got object"
     ),
     pytest.param(

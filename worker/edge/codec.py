@@ -11,7 +11,8 @@ the codec accepts exactly what they accept):
 
 - Inputs are UTF-8 JSON objects. Unknown extra fields are ignored; nothing else is lenient.
 - ``event_id``, ``ticket_id``, ``tier`` and ``priority`` are strings of 1 to 256 characters
-  without control characters (U+0000-U+001F, U+007F).
+  without control characters (U+0000-U+001F, U+007F); ``customer_id`` and ``actor`` are
+  strings of at most 256 characters, or null.
 - Timestamps are RFC 3339 with an offset (``Z`` or ``+hh:mm``/``-hh:mm``; ``T``/``t`` and
   ``Z``/``z`` both accepted), a real calendar date with a year from 1970 to 2999 as written,
   no leap second. Fractional seconds may have any number of digits (Go and Java write
@@ -341,11 +342,19 @@ def _name_problem(value: object) -> str:
 
 
 def _optional_text(document: dict[str, Any], field: str) -> str | None:
-    """Return the optional string-or-null ``field`` (None when absent), interned."""
+    """Return the optional string-or-null ``field`` (None when absent), interned.
+
+    At most 256 characters, as names: the value is kept in the ticket's stored state, and an
+    unbounded one would make the state (and its changelog record) as large as the message.
+    """
     value = document.get(field)
     if value is None:
         return value
     if type(value) is str:
+        if len(value) > MAX_NAME_LENGTH:
+            raise _FieldError(
+                field, f"{len(value)} characters, more than {MAX_NAME_LENGTH}: {_quote(value)}"
+            )
         return intern(value)
     raise _FieldError(field, f"expected a string or null, got {_json_type(value)}")
 
