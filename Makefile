@@ -10,10 +10,10 @@ KAFKA := deploy/kafka/kafka.sh
 export KAFKA_PORT ?= 9092
 export KAFKA_CONTROLLER_PORT ?= 9093
 
-.PHONY: help install native pure lint typecheck test test-unit run bench up down clean
+.PHONY: help install native pure lint typecheck test test-native test-unit run bench up down clean
 
 help: ## list the commands
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(BIN)/sla-worker: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found: install Python 3.11" >&2; exit 1; }
@@ -26,16 +26,16 @@ install: $(BIN)/sla-worker ## virtual environment, the package with dev tools, K
 	$(KAFKA) fetch
 	@bash deploy/install-system-packages.sh
 
-# The modules mypyc compiles (pyproject.toml, [tool.sla-worker] native). The build is redone
-# when any module of the package changes: compiled code relies on the types it imports.
-NATIVE := $(shell sed -n 's/^native = \[\(.*\)\]/\1/p' pyproject.toml | tr -d '",')
+# The modules mypyc compiles: pyproject.toml, [tool.sla-worker] native, read only through
+# native_modules.py (which also lists the code shapes kept for speed alone). The build is
+# redone when any module of the package changes: compiled code relies on the types it imports.
 NATIVE_STAMP := worker/.native-build
 
-$(NATIVE_STAMP): $(BIN)/sla-worker setup.py pyproject.toml $(wildcard worker/*.py worker/*/*.py)
+$(NATIVE_STAMP): $(BIN)/sla-worker setup.py native_modules.py pyproject.toml $(wildcard worker/*.py worker/*/*.py)
 	rm -f worker/*.so worker/*/*.so
 	set -o pipefail; SLA_WORKER_NATIVE=1 $(BIN)/python setup.py -q build_ext --inplace 2>&1 \
 		| { grep -v 'Treating generator comprehension as list' || true; }
-	@for m in $(NATIVE); do ls $${m%.py}.*.so >/dev/null || { echo "error: mypyc did not build $$m" >&2; exit 1; }; done
+	@for m in $$($(BIN)/python native_modules.py); do ls $${m%.py}.*.so >/dev/null || { echo "error: mypyc did not build $$m" >&2; exit 1; }; done
 	touch $@
 
 native: $(NATIVE_STAMP) ## compile the hot core with mypyc (simulate 2.2-2.4x faster; same outputs)
@@ -54,16 +54,22 @@ typecheck: $(BIN)/sla-worker ## mypy --strict on worker/
 CORE_COVERAGE := --cov=worker.core \
 	--cov-branch --cov-report=term-missing:skip-covered --cov-fail-under=100
 
-# Every test on pure Python first (coverage can only trace Python code), then the unit tests
-# and the worker's replay-equals-simulate test again against the compiled core: both builds
-# must behave the same.
-NATIVE_TESTS := tests/unit tests/integration/test_worker_replay.py
-
-test: install ## every test (unit, integration on real Kafka and Prometheus tools, e2e), then again compiled
+# `make test`: every test once, on pure Python (coverage can only trace Python code).
+test: install ## every test (unit, integration on real Kafka and Prometheus tools, e2e), pure Python
 	$(MAKE) --no-print-directory pure
 	SLA_EXPECT_NATIVE=0 $(BIN)/python -m pytest -p no:cacheprovider $(CORE_COVERAGE) $(PYTEST_ARGS)
+
+# `make test-native`: the compiled build is an option, tested apart (as yarl, black and mypy
+# do): the unit tests and the worker's replay-equals-simulate test on the mypyc-compiled
+# modules, which must behave as the pure ones. The tree is left pure afterwards, pass or fail:
+# a compiled module shadows its source, so an edit made after the run would otherwise be
+# tested (and run) as the old compiled code. `make native` builds it again for `make bench`.
+NATIVE_TESTS := tests/unit tests/integration/test_worker_replay.py
+
+test-native: install ## the unit tests and the replay test on the mypyc-compiled core, then pure again
 	$(MAKE) --no-print-directory native
-	SLA_EXPECT_NATIVE=1 $(BIN)/python -m pytest -p no:cacheprovider $(NATIVE_TESTS) $(PYTEST_ARGS)
+	status=0; SLA_EXPECT_NATIVE=1 $(BIN)/python -m pytest -p no:cacheprovider $(NATIVE_TESTS) \
+		$(PYTEST_ARGS) || status=$$?; $(MAKE) --no-print-directory pure; exit $$status
 
 test-unit: $(BIN)/sla-worker ## the pure core only, no servers
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import importlib
 import os
-import tomllib
+import runpy
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-
-def _native_modules() -> list[str]:
-    with open(ROOT / "pyproject.toml", "rb") as file:
-        paths: list[str] = tomllib.load(file)["tool"]["sla-worker"]["native"]
-    return [path.removesuffix(".py").replace("/", ".") for path in paths]
+# The one reader of the list of compiled modules (it is no module of the package).
+native_names: Callable[[], list[str]] = runpy.run_path(str(ROOT / "native_modules.py"))[
+    "native_names"
+]
 
 
 def _compiled(name: str) -> bool:
@@ -23,10 +23,10 @@ def _compiled(name: str) -> bool:
 
 
 def test_the_compiled_modules_are_all_or_none_as_expected() -> None:
-    """``SLA_EXPECT_NATIVE=1`` (set by ``make test`` for its second pass) means every listed
-    module is the compiled one, ``0`` that none is (coverage traces only Python code); unset,
-    a partial build (some modules compiled, others not) is still an error."""
-    compiled = {name: _compiled(name) for name in _native_modules()}
+    """``SLA_EXPECT_NATIVE=1`` (set by ``make test-native``) means every listed module is the
+    compiled one, ``0`` (set by ``make test``: coverage traces only Python code) that none is;
+    unset, a partial build (some modules compiled, others not) is still an error."""
+    compiled = {name: _compiled(name) for name in native_names()}
     assert compiled, "pyproject.toml lists no native modules"
     expected = os.environ.get("SLA_EXPECT_NATIVE")
     if expected is None:
