@@ -155,7 +155,8 @@ def test_rules_structure(policy_file: Path) -> None:
         annotations = rule["annotations"]
         assert set(annotations) == {"summary", "description", "runbook_url"}
         assert annotations["runbook_url"] == (
-            f"https://github.com/sla-worker/sla-worker#runbook-{rule['alert'].lower()}"
+            "https://github.com/sla-worker/sla-worker/blob/main/docs/runbooks.md"
+            f"#runbook-{rule['alert'].lower()}"
         )
         if rule["alert"] in ALERTS_WITH_VALUE:
             assert "$value" in annotations["description"], rule["alert"]
@@ -248,9 +249,20 @@ def test_windows_recorded() -> None:
 
 
 def test_runbook_url() -> None:
+    """An alert's runbook link is the anchor of its heading in docs/runbooks.md."""
     assert runbook_url("SlaBreachImminent") == (
-        "https://github.com/sla-worker/sla-worker#runbook-slabreachimminent"
+        "https://github.com/sla-worker/sla-worker/blob/main/docs/runbooks.md"
+        "#runbook-slabreachimminent"
     )
+
+
+def test_every_alert_has_its_runbook() -> None:
+    """docs/runbooks.md has a heading "Runbook: <Alert>" for every alert, so each link lands."""
+    text = (ROOT / "docs" / "runbooks.md").read_text(encoding="utf-8")
+    headings = set(re.findall(r"^#+ Runbook: (\w+)$", text, flags=re.MULTILINE))
+    assert headings == ALERTS
+    for alert in ALERTS:  # GitHub's anchor of "Runbook: SlaX" is "runbook-slax"
+        assert runbook_url(alert).endswith(f"docs/runbooks.md#runbook-{alert.lower()}")
 
 
 # --- burn-rate factors -----------------------------------------------------------------

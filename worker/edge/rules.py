@@ -6,7 +6,7 @@ committed file with::
 
     sla-worker rules deploy/policies/demo.yaml > deploy/prometheus/rules/demo.rules.yml
 
-Decisions (the README's "Alerts" section repeats them):
+Decisions (docs/metrics.md repeats them for users):
 
 - Every selector matches ``job="<job>"`` (default ``sla-worker``, the job of
   ``deploy/prometheus/prometheus.yml``), so two deployments with different policies on one
@@ -58,7 +58,10 @@ __all__ = [
 ]
 
 DEFAULT_JOB: Final = "sla-worker"
-RUNBOOK_URL: Final = "https://github.com/sla-worker/sla-worker#runbook-{alert}"
+# Each alert's runbook: a heading "Runbook: <Alert>" of docs/runbooks.md, linked by its anchor.
+RUNBOOK_URL: Final = (
+    "https://github.com/sla-worker/sla-worker/blob/main/docs/runbooks.md#runbook-{alert}"
+)
 # SlaBreachImminent: running targets of sla tiers this close to their deadline. Must be a
 # bound of sla_time_to_breach_seconds (worker.edge.metrics.TIME_TO_BREACH_BUCKETS_S).
 IMMINENT_S: Final = 900
@@ -101,7 +104,7 @@ BURN_RATE_ALERTS: Final = (
 
 
 def runbook_url(alert: str) -> str:
-    """Return the README runbook link of ``alert``: the anchor of heading ``Runbook: <alert>``."""
+    """Return the runbook link of ``alert``: docs/runbooks.md, heading ``Runbook: <alert>``."""
     return RUNBOOK_URL.format(alert=alert.lower())
 
 
