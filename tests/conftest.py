@@ -18,27 +18,18 @@ import os
 import re
 import secrets
 import shutil
-import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from harness import (
-    POLICY,
-    SLA_WORKER,
-    Deployment,
-    start_broker,
-    stop_broker,
-    topic_names,
-)
+from harness import Deployment, kafka_env, start_broker, stop_broker
 from hypothesis import settings
 
 if TYPE_CHECKING:
     from aiokafka.structs import RecordMetadata
 
-ROOT = Path(__file__).resolve().parent.parent
 # A new topic becomes usable (every partition has a leader) within milliseconds locally.
 TOPIC_READY_TIMEOUT_S = 15.0
 
@@ -82,12 +73,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
 
     def environment(ports: list[int]) -> dict[str, str]:
-        return {
-            **os.environ,
-            "KAFKA_PORT": str(ports[0]),
-            "KAFKA_CONTROLLER_PORT": str(ports[1]),
-            "KAFKA_STATE_DIR": str(tmp_path_factory.mktemp("kafka")),
-        }
+        return kafka_env(ports, tmp_path_factory.mktemp("kafka"))
 
     env = start_broker(2, environment, "the local Kafka broker")
     try:
@@ -252,40 +238,11 @@ async def deployment(
     kafka_bootstrap: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[Deployment]:
     """A fresh set of topics and settings; workers started by the test are stopped after."""
-    tag = secrets.token_hex(4)
-    topics = topic_names(tag)
-    env = {
-        **os.environ,
-        "SLA_BROKER": f"kafka://{kafka_bootstrap}",
-        "SLA_APP_ID": f"sla-{tag}",
-        "SLA_POLICY": str(POLICY),
-        "SLA_INPUT_TOPICS": topics["input"],
-        "SLA_WARNING_TOPIC": topics["warnings"],
-        "SLA_BREACH_TOPIC": topics["breaches"],
-        "SLA_OUTCOME_TOPIC": topics["outcomes"],
-        "SLA_DEAD_LETTER_TOPIC": topics["dead_letters"],
-        "SLA_PARTITIONS": "4",
-        "SLA_LOG_FORMAT": "json",
-        "SLA_STORE": "rocksdb",
-    }
-    created = await asyncio.to_thread(
-        subprocess.run,
-        [*SLA_WORKER, "topics", "create"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert created.returncode == 0, created.stderr
-    deployment = Deployment(bootstrap=kafka_bootstrap, env=env, topics=topics, tmp=tmp_path)
+    deployment = await Deployment.create(kafka_bootstrap, tmp_path)
     try:
         yield deployment
     finally:
-        for worker in deployment.workers:
-            if worker.process is not None and worker.process.poll() is None:
-                worker.process.kill()
-                worker.process.wait()
+        deployment.kill_workers()
         if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
             for worker in deployment.workers:
                 print(worker.log())
