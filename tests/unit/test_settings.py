@@ -57,6 +57,9 @@ def test_every_contract_variable_is_read() -> None:
         "SLA_LOG_FORMAT": "console",
         "SLA_LOG_LEVEL": "DEBUG",
         "SLA_TICK_INTERVAL": "0.5s",
+        "SLA_REPLICATION_FACTOR": "3",
+        "SLA_MIN_INSYNC_REPLICAS": "2",
+        "SLA_OPEN_RETENTION": "30d",
     }
     settings = Settings.from_env(env, web_port=7001, app_id=None)
     assert settings.bootstrap == "a:1,b:2"
@@ -65,6 +68,8 @@ def test_every_contract_variable_is_read() -> None:
     assert (settings.app_id, settings.partitions, settings.data_dir) == ("x", 3, "/data")
     assert (settings.log_format, settings.log_level) == ("console", "debug")
     assert settings.tick_interval_s == 0.5
+    assert (settings.replication_factor, settings.min_insync_replicas) == (3, 2)
+    assert settings.open_retention_s == 30 * 86_400
     assert settings.with_overrides(partitions=5, store=None).partitions == 5
     assert set(ENV_NAMES.values()) >= {
         "SLA_KAFKA_SECURITY_PROTOCOL",
@@ -91,6 +96,14 @@ def test_every_contract_variable_is_read() -> None:
         ({"SLA_KAFKA_SECURITY_PROTOCOL": "tls"}, "SLA_KAFKA_SECURITY_PROTOCOL must be one of"),
         ({"SLA_KAFKA_SASL_MECHANISM": "md5"}, "SLA_KAFKA_SASL_MECHANISM must be one of"),
         ({"SLA_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT"}, "SLA_KAFKA_SASL_USERNAME is required"),
+        ({"SLA_REPLICATION_FACTOR": "-1"}, "SLA_REPLICATION_FACTOR must be >= 1"),
+        ({"SLA_MIN_INSYNC_REPLICAS": "-2"}, "SLA_MIN_INSYNC_REPLICAS must be >= 1"),
+        (
+            {"SLA_REPLICATION_FACTOR": "2", "SLA_MIN_INSYNC_REPLICAS": "3"},
+            "SLA_MIN_INSYNC_REPLICAS=3 is more than SLA_REPLICATION_FACTOR=2",
+        ),
+        ({"SLA_OPEN_RETENTION": "0s"}, "SLA_OPEN_RETENTION must be longer than 0s"),
+        ({"SLA_OPEN_RETENTION": "3651d"}, "SLA_OPEN_RETENTION: duration '3651d' is too long"),
     ],
 )
 def test_invalid_settings_are_one_line_errors(env: dict[str, str], message: str | None) -> None:

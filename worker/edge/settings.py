@@ -62,6 +62,15 @@ class Settings:
     # How long start-up keeps trying to reach the broker before a one-line error: long
     # enough to ride out a broker starting alongside the worker, short enough to fail fast.
     connect_timeout_s: int = 30
+    # Replicas of every topic `topics create` (and start-up) makes, the state changelog
+    # included; 0 means min(3, brokers in the cluster).
+    replication_factor: int = 0
+    # min.insync.replicas of those topics; 0 means replication_factor - 1, at least 1: with
+    # acks=all a write then survives the loss of any one broker and still goes on.
+    min_insync_replicas: int = 0
+    # An open ticket with no event for this long is forgotten (counted in
+    # sla_tickets_expired_total): a lost ticket.resolved must not keep a state forever.
+    open_retention_s: int = 90 * 86_400
 
     def __post_init__(self) -> None:
         """Refuse an invalid combination with a one-line error naming the setting."""
@@ -72,6 +81,23 @@ class Settings:
             problems.append("SLA_INPUT_TOPICS names no topic")
         if self.partitions < 1:
             problems.append(f"SLA_PARTITIONS must be >= 1, not {self.partitions}")
+        if self.replication_factor < 0:
+            problems.append(
+                f"SLA_REPLICATION_FACTOR must be >= 1 (or 0: automatic), not "
+                f"{self.replication_factor}"
+            )
+        if self.min_insync_replicas < 0:
+            problems.append(
+                f"SLA_MIN_INSYNC_REPLICAS must be >= 1 (or 0: automatic), not "
+                f"{self.min_insync_replicas}"
+            )
+        elif 0 < self.replication_factor < self.min_insync_replicas:
+            problems.append(
+                f"SLA_MIN_INSYNC_REPLICAS={self.min_insync_replicas} is more than "
+                f"SLA_REPLICATION_FACTOR={self.replication_factor}: no write could succeed"
+            )
+        if self.open_retention_s <= 0:
+            problems.append("SLA_OPEN_RETENTION must be longer than 0s")
         if self.store not in _STORES:
             problems.append(f"SLA_STORE must be one of {', '.join(_STORES)}, not {self.store!r}")
         if self.log_format not in _LOG_FORMATS:
@@ -174,10 +200,19 @@ ENV_NAMES: Final[dict[str, str]] = {
     "tick_interval_s": "SLA_TICK_INTERVAL",
     "max_future_s": "SLA_MAX_FUTURE",
     "connect_timeout_s": "SLA_CONNECT_TIMEOUT",
+    "replication_factor": "SLA_REPLICATION_FACTOR",
+    "min_insync_replicas": "SLA_MIN_INSYNC_REPLICAS",
+    "open_retention_s": "SLA_OPEN_RETENTION",
 }
 
-_DURATIONS: Final = {"grace_s", "retention_s", "max_future_s", "connect_timeout_s"}
-_INTS: Final = {"partitions", "web_port"}
+_DURATIONS: Final = {
+    "grace_s",
+    "retention_s",
+    "max_future_s",
+    "connect_timeout_s",
+    "open_retention_s",
+}
+_INTS: Final = {"partitions", "web_port", "replication_factor", "min_insync_replicas"}
 
 
 def _convert(field: str, name: str, text: str) -> Any:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import (
     IllegalSaslStateError,
     KafkaConnectionError,
@@ -24,6 +25,7 @@ from aiokafka.errors import (
     SaslAuthenticationFailed,
     TopicAlreadyExistsError,
     UnsupportedSaslMechanismError,
+    for_code,
 )
 
 from worker.core.errors import SettingsError, StartupError
@@ -31,7 +33,9 @@ from worker.edge.settings import Settings
 
 __all__ = [
     "DEAD_LETTER_MAX_BYTES",
+    "Replication",
     "TopicStatus",
+    "changelog_topic",
     "check_topics",
     "connect_admin",
     "connection_cause",
@@ -46,6 +50,9 @@ _TICK_RETENTION_MS: Final = 3_600_000
 # A dead letter carries the rejected message's exact bytes, JSON-escaped or in base64, so it
 # can be several times the size of the input; inputs of up to ~10 MiB fit in this.
 DEAD_LETTER_MAX_BYTES: Final = 64 * 1024 * 1024
+# How long a created topic may take to get a leader for every partition (milliseconds on a
+# healthy cluster; a minute covers a controller failover).
+_TOPIC_READY_S: Final = 60.0
 # Replicas for the topics we create: 3 where the cluster has that many brokers.
 _MAX_REPLICATION: Final = 3
 
@@ -53,6 +60,35 @@ _MAX_REPLICATION: Final = 3
 def tick_topic(settings: Settings) -> str:
     """Return the name of the internal topic that carries deadline ticks."""
     return f"{settings.app_id}-ticks"
+
+
+def changelog_topic(settings: Settings) -> str:
+    """Return the name of the state changelog (faust's name for the ``tickets`` table's)."""
+    return f"{settings.app_id}-tickets-changelog"
+
+
+@dataclass(frozen=True, slots=True)
+class Replication:
+    """Replicas and min.insync.replicas of the topics we create (settings, or automatic)."""
+
+    factor: int
+    min_insync: int
+
+
+def _topic_configs(settings: Settings, replication: Replication) -> dict[str, dict[str, str]]:
+    """Return the configuration of every topic we create, by name.
+
+    Every topic gets ``min.insync.replicas``: with the producers' acks=all, a write is then
+    on that many replicas before it counts, and the topic stays writable with one broker
+    down. The changelog is compacted (the latest state of each ticket is all a restore
+    needs; tombstones forget tickets), ticks expire, dead letters carry big inputs.
+    """
+    isr = {"min.insync.replicas": str(replication.min_insync)}
+    configs = {name: dict(isr) for name in (*settings.input_topics, *settings.output_topics)}
+    configs[tick_topic(settings)] = isr | {"retention.ms": str(_TICK_RETENTION_MS)}
+    configs[settings.dead_letter_topic] = isr | {"max.message.bytes": str(DEAD_LETTER_MAX_BYTES)}
+    configs[changelog_topic(settings)] = isr | {"cleanup.policy": "compact"}
+    return configs
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,36 +288,126 @@ async def _partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dic
     return {item["topic"]: len(item["partitions"]) for item in described if not item["error_code"]}
 
 
-async def _replication(admin: AIOKafkaAdminClient) -> int:
+async def _replication(admin: AIOKafkaAdminClient, settings: Settings) -> Replication:
+    """Return the replication of new topics: the settings', checked against the cluster."""
     cluster: Any = await admin.describe_cluster()
-    return max(1, min(_MAX_REPLICATION, len(cluster.get("brokers", [])) or 1))
+    brokers = len(cluster.get("brokers", [])) or 1
+    factor = settings.replication_factor or min(_MAX_REPLICATION, brokers)
+    if factor > brokers:
+        raise StartupError(
+            f"SLA_REPLICATION_FACTOR={factor} but the cluster has {brokers} broker"
+            f"{'s' if brokers != 1 else ''}: lower it or add brokers"
+        )
+    min_insync = settings.min_insync_replicas or max(1, factor - 1)
+    if min_insync > factor:
+        raise StartupError(
+            f"SLA_MIN_INSYNC_REPLICAS={min_insync} is more than the replication factor "
+            f"{factor}: no write could succeed"
+        )
+    return Replication(factor, min_insync)
+
+
+async def _cleanup_policy(admin: AIOKafkaAdminClient, topic: str) -> str:
+    """Return the ``cleanup.policy`` of an existing topic; StartupError if unreadable."""
+    responses: Any = await admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, topic, {"cleanup.policy": None})]
+    )
+    for response in responses:
+        for resource in response.to_object()["resources"]:
+            if resource["error_code"]:
+                raise StartupError(
+                    f"cannot read the configuration of topic {topic}: "
+                    f"{resource['error_message'] or for_code(resource['error_code']).__name__}"
+                )
+            for entry in resource["config_entries"]:
+                if entry["config_names"] == "cleanup.policy":
+                    return str(entry["config_value"])
+    raise StartupError(f"cannot read the configuration of topic {topic}: no cleanup.policy")
+
+
+async def _create(
+    admin: AIOKafkaAdminClient,
+    names: list[str],
+    partitions: int,
+    replication: Replication,
+    configs: dict[str, dict[str, str]],
+) -> None:
+    """Create ``names`` (which do not exist) with their configuration; wait until served.
+
+    A refusal by the broker (a bad config, a policy, authorization) is a StartupError naming
+    the topic. The broker answers before its metadata lists the new topics, so this waits
+    until every partition has a leader: whoever runs next finds them.
+    """
+    if not names:
+        return
+    response: Any = await admin.create_topics(
+        [
+            NewTopic(n, partitions, replication.factor, topic_configs=configs.get(n, {}))
+            for n in names
+        ]
+    )
+    for error in response.to_object()["topic_errors"]:
+        code = error["error_code"]
+        if code in (0, TopicAlreadyExistsError.errno):  # created concurrently: fine
+            continue
+        raise StartupError(
+            f"cannot create topic {error['topic']}: "
+            f"{error['error_message'] or for_code(code).__name__}"
+        )
+    deadline = time.monotonic() + _TOPIC_READY_S
+    while True:
+        described: Any = await admin.describe_topics(names)
+        ready = {
+            item["topic"]
+            for item in described
+            if not item["error_code"]
+            and len(item["partitions"]) == partitions
+            and all(part["leader"] >= 0 for part in item["partitions"])
+        }
+        if ready >= set(names):
+            return
+        if time.monotonic() > deadline:
+            raise StartupError(
+                f"topics {', '.join(sorted(set(names) - ready))} were created but have no "
+                f"leader after {_TOPIC_READY_S:.0f}s: check the brokers' health"
+            )
+        await asyncio.sleep(0.1)  # the broker's metadata catches up within milliseconds
 
 
 async def create_topics(settings: Settings) -> list[TopicStatus]:
-    """Create the input, output, dead-letter and tick topics; keep those that exist."""
+    """Create the input, output, dead-letter, tick and changelog topics; keep those that exist.
+
+    New topics get ``settings.partitions`` partitions, except that the tick topic and the
+    state changelog get the input topics' count when the inputs exist already (all three
+    must match: faust co-partitions them).
+    """
     admin = await connect_admin(settings)
     try:
-        names = [*settings.input_topics, *settings.output_topics, tick_topic(settings)]
+        internal = [tick_topic(settings), changelog_topic(settings)]
+        names = list(dict.fromkeys([*settings.input_topics, *settings.output_topics, *internal]))
         counts = await _partition_counts(admin, names)
-        replication = await _replication(admin)
-        missing = [n for n in dict.fromkeys(names) if n not in counts]
-        configs = {
-            tick_topic(settings): {"retention.ms": str(_TICK_RETENTION_MS)},
-            settings.dead_letter_topic: {"max.message.bytes": str(DEAD_LETTER_MAX_BYTES)},
-        }
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):  # created concurrently
-                await admin.create_topics(
-                    [
-                        NewTopic(
-                            n, settings.partitions, replication, topic_configs=configs.get(n, {})
-                        )
-                        for n in missing
-                    ]
-                )
+        replication = await _replication(admin, settings)
+        configs = _topic_configs(settings, replication)
+        missing = [n for n in names if n not in counts]
+        inputs = [counts[n] for n in settings.input_topics if n in counts]
+        co_partitioned = inputs[0] if inputs else settings.partitions
+        await _create(
+            admin,
+            [n for n in missing if n not in internal],
+            settings.partitions,
+            replication,
+            configs,
+        )
+        await _create(
+            admin, [n for n in missing if n in internal], co_partitioned, replication, configs
+        )
         return [
-            TopicStatus(n, n in missing, counts.get(n, settings.partitions))
-            for n in dict.fromkeys(names)
+            TopicStatus(
+                n,
+                n in missing,
+                counts.get(n, co_partitioned if n in internal else settings.partitions),
+            )
+            for n in names
         ]
     finally:
         await _close(admin)
@@ -291,8 +417,9 @@ async def check_topics(settings: Settings) -> int:
     """Check what the worker needs before it starts; return the input partition count.
 
     Input and output topics must exist and every input topic must have the same partition
-    count (the worker refuses to start otherwise, naming the topics). The tick topic is
-    created with that count when missing.
+    count (the worker refuses to start otherwise, naming the topics). The tick topic and the
+    state changelog are created with that count when missing; an existing changelog must
+    have it and be compacted.
     """
     admin = await connect_admin(settings)
     try:
@@ -316,7 +443,7 @@ async def check_topics(settings: Settings) -> int:
                 f"internal topic {ticks} has {counts[ticks]} partitions but the input topics "
                 f"have {partitions}: delete it (it holds only ticks) and start again"
             )
-        changelog = f"{settings.app_id}-tickets-changelog"
+        changelog = changelog_topic(settings)
         stored = (await _partition_counts(admin, [changelog])).get(changelog)
         if stored is not None and stored != partitions:
             raise StartupError(
@@ -324,18 +451,28 @@ async def check_topics(settings: Settings) -> int:
                 f"have {partitions}: input partitions cannot change under a deployment; use a "
                 "new SLA_APP_ID (and replay) to repartition"
             )
-        if ticks not in counts:
-            with contextlib.suppress(TopicAlreadyExistsError):  # another worker made it
-                await admin.create_topics(
-                    [
-                        NewTopic(
-                            ticks,
-                            partitions,
-                            await _replication(admin),
-                            topic_configs={"retention.ms": str(_TICK_RETENTION_MS)},
-                        )
-                    ]
-                )
+        if stored is not None and "compact" not in await _cleanup_policy(admin, changelog):
+            raise StartupError(
+                f"the state changelog {changelog} is not compacted (cleanup.policy is not "
+                "compact): its old states would be deleted by retention and a restore would "
+                f"lose tickets; set it with kafka-configs --alter --entity-type topics "
+                f"--entity-name {changelog} --add-config cleanup.policy=compact"
+            )
+        replication = await _replication(admin, settings)
+        configs = _topic_configs(settings, replication)
+        # Made here rather than by faust, which would give them one replica and the
+        # broker's defaults (the changelog uncompacted).
+        await _create(
+            admin,
+            [
+                n
+                for n, exists in ((ticks, ticks in counts), (changelog, stored is not None))
+                if not exists
+            ],
+            partitions,
+            replication,
+            configs,
+        )
         return partitions
     finally:
         await _close(admin)
