@@ -7,10 +7,11 @@ names and application id, ``sla-worker topics create``), runs ``sla-worker run``
 subprocess (``SLA_STORE=rocksdb``, ``SLA_LOG_LEVEL=warning``, a data directory under the
 temporary directory, 8 partitions), and removes everything afterwards: workers stopped, the
 broker stopped (or, with ``--bootstrap``, the topics deleted), the directory deleted. The
-policy is written into the temporary directory (``POLICY`` below). Figures only: nothing
-here asserts on timing. A default run takes about 5 minutes on 2 cores; the figures are
-printed as they come, then as a table with the command line and the machine. The CPU that
-other processes of the machine used meanwhile is printed too: a busy machine reads low.
+policy is written into the temporary directory (``POLICY`` in ``worker_rig.py``). Figures
+only: nothing here asserts on timing. A default run takes about 5 minutes on 2 cores; the
+figures are printed as they come, then as a table with the command line and the machine.
+The CPU that other processes of the machine used meanwhile is printed too: a busy machine
+reads low.
 
 1. **Sustained events/s.** N events (default 200,000) of historical traffic from the load
    generator (``worker.loadgen``, fixed seed, tier ``fast``: 20% late and 5% never answered,
