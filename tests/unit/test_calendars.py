@@ -8,13 +8,22 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from worker.core.calendars import TWENTY_FOUR_SEVEN, BusinessCalendar, Calendar, Pause
+from worker.core.calendars import (
+    LISTED_HOLIDAY,
+    TWENTY_FOUR_SEVEN,
+    BusinessCalendar,
+    Calendar,
+    ClosedDay,
+    HolidaySource,
+    Pause,
+)
 
 H = 3600
 M = 60
@@ -985,3 +994,221 @@ def test_round_the_clock_calendar_stops_at_a_holidays_midnight() -> None:
     ]
     assert always.elapsed(start, end) == timedelta(hours=24)
     assert always.deadline(start, timedelta(hours=13)) == datetime(2026, 11, 27, 1, tzinfo=UTC)
+
+
+# --- public holidays from a HolidaySource ---------------------------------------------------
+
+
+class FakeSource:
+    """A HolidaySource over fixed days, recording the years it is asked for."""
+
+    def __init__(self, days: Mapping[date, str], name: str = "XX") -> None:
+        self.name = name
+        self.days = dict(days)
+        self.asked: list[int] = []
+
+    def closed_days(self, year: int) -> dict[date, str]:
+        self.asked.append(year)
+        return {day: name for day, name in self.days.items() if day.year == year}
+
+
+def yearly(month: int, day: int, name: str, years: range) -> dict[date, str]:
+    return {date(year, month, day): name for year in years}
+
+
+def test_a_source_meets_the_protocol() -> None:
+    """A class with name and closed_days(year) is a HolidaySource."""
+    assert isinstance(FakeSource({}), HolidaySource)
+
+
+def test_public_holidays_are_loaded_per_year_on_first_use_and_kept() -> None:
+    """A calendar asks its source for the years a query touches (and the next), once each."""
+    source = FakeSource(yearly(11, 26, "Thanksgiving Day (XX)", range(2000, 3100)))
+    calendar = BusinessCalendar(
+        "x", "America/Los_Angeles", every(WEEKDAYS, (9 * H, 17 * H)), public_holidays=source
+    )
+    assert source.asked == []  # nothing before the first query
+    start = z("2026-11-25 23:00")  # Wednesday 15:00 PST
+    assert calendar.deadline(start, hours(4)) == z("2026-11-27 19:00")  # Thursday skipped
+    assert source.asked == [2026, 2027]
+    calendar.deadline(start, hours(4))
+    calendar.elapsed(start, z("2027-06-01 00:00"))
+    assert source.asked == [2026, 2027]  # kept
+    calendar.deadline(z("2028-06-01 16:00"), hours(4))
+    assert source.asked == [2026, 2027, 2028, 2029]
+    calendar.elapsed(z("2026-03-01 00:00"), z("2029-06-01 00:00"))  # 2026-2029, one range
+    assert source.asked == [2026, 2027, 2028, 2029]
+    # Any year is covered, however far: 3000 has its own Thanksgiving.
+    assert calendar.deadline(z("3000-11-25 23:00"), hours(4)) == z("3000-11-27 19:00")
+    assert source.asked == [2026, 2027, 2028, 2029, 3000, 3001]
+
+
+def test_a_deadline_past_the_known_years_is_computed_again() -> None:
+    """A deadline that lands in a year not yet loaded is recomputed with that year's holidays."""
+    closed = {
+        **yearly(1, 5, "a", range(2026, 2032)),
+        **{date(2028, 3, 1) + timedelta(days=n): "long break" for n in range(20)},
+    }
+    source = FakeSource(closed)
+    weekly = every(WEEKDAYS, (9 * H, 17 * H))
+    country = BusinessCalendar("x", "UTC", weekly, public_holidays=source)
+    listed = BusinessCalendar("y", "UTC", weekly, list(closed))
+    start, budget = z("2026-06-01 09:00"), hours(8 * 450)  # about 21 months of workdays
+    assert country.deadline(start, budget) == listed.deadline(start, budget)
+    assert country.deadline(start, budget).year == 2028
+    assert source.asked == [2026, 2027, 2028, 2029]
+    assert country.elapsed(start, z("2030-01-01 00:00")) == listed.elapsed(
+        start, z("2030-01-01 00:00")
+    )
+    assert list(country.spans(z("2028-02-27 00:00"), z("2028-03-31 00:00"))) == list(
+        listed.spans(z("2028-02-27 00:00"), z("2028-03-31 00:00"))
+    )
+
+
+def test_worked_holidays_reopen_and_listed_dates_add() -> None:
+    """worked_holidays re-open public holidays; listed holidays close more days."""
+    source = FakeSource({date(2026, 11, 26): "Thanksgiving Day (XX)", date(2026, 11, 27): "b"})
+    weekly = every(WEEKDAYS, (9 * H, 17 * H))
+    plain = BusinessCalendar("x", "UTC", weekly, public_holidays=source)
+    worked = BusinessCalendar(
+        "x", "UTC", weekly, public_holidays=source, worked_holidays=[date(2026, 11, 27)]
+    )
+    more = BusinessCalendar("x", "UTC", weekly, [date(2026, 11, 30)], public_holidays=source)
+    start = z("2026-11-25 16:00")
+    assert plain.deadline(start, hours(2)) == z("2026-11-30 10:00")
+    assert worked.deadline(start, hours(2)) == z("2026-11-27 10:00")
+    assert more.deadline(start, hours(2)) == z("2026-12-01 10:00")
+    assert worked.public_holidays is source
+    assert worked.worked_holidays == (date(2026, 11, 27),)
+
+
+def test_days_a_source_gives_for_another_year_are_ignored() -> None:
+    """closed_days(year) answers for that year only: a date of another year changes nothing."""
+
+    class Sloppy(FakeSource):
+        def closed_days(self, year: int) -> dict[date, str]:
+            return {date(year - 1, 12, 28): "stray", date(year, 6, 1): "real"}
+
+    calendar = BusinessCalendar("x", "UTC", every(ALL_DAYS, (0, DAY)), public_holidays=Sloppy({}))
+    start = z("2026-12-27 00:00")
+    assert calendar.elapsed(start, z("2026-12-30 00:00")) == hours(72)
+    assert calendar.elapsed(z("2026-06-01 00:00"), z("2026-06-02 00:00")) == hours(0)
+
+
+def test_named_holidays_between_two_instants() -> None:
+    """named_holidays lists the closed days that removed open time, with their names, in order."""
+    source = FakeSource(
+        {
+            date(2026, 12, 25): "Christmas Day (XX)",
+            date(2026, 12, 26): "Saturday holiday (XX)",  # closed anyway
+            date(2027, 1, 1): "New Year's Day (XX)",
+            date(2027, 1, 6): "Epiphany (XX-BY)",
+        }
+    )
+    calendar = BusinessCalendar(
+        "x",
+        "America/Los_Angeles",
+        every(WEEKDAYS, (9 * H, 17 * H)),
+        [date(2026, 12, 24)],
+        public_holidays=source,
+        worked_holidays=[date(2027, 1, 6)],
+    )
+    start = z("2026-12-23 20:00")  # Wednesday 12:00 PST
+    deadline = calendar.deadline(start, hours(40))
+    assert deadline == z("2027-01-04 20:00")
+    named = calendar.named_holidays(start, deadline)
+    assert named == (
+        ClosedDay(date(2026, 12, 24), LISTED_HOLIDAY),
+        ClosedDay(date(2026, 12, 25), "Christmas Day (XX)"),
+        ClosedDay(date(2027, 1, 1), "New Year's Day (XX)"),
+    )
+    assert [str(day) for day in named] == [
+        "2026-12-24 listed holiday",
+        "2026-12-25 Christmas Day (XX)",
+        "2027-01-01 New Year's Day (XX)",
+    ]
+    # Only the part of a holiday inside [start, end) counts: the evening of the 24th is closed.
+    assert calendar.named_holidays(z("2026-12-25 02:00"), z("2026-12-25 18:00")) == (
+        ClosedDay(date(2026, 12, 25), "Christmas Day (XX)"),
+    )
+    assert calendar.named_holidays(z("2026-12-25 02:00"), z("2026-12-25 16:00")) == ()
+    assert calendar.named_holidays(deadline, start) == ()
+    assert calendar.named_holidays(z("2027-01-06 00:00"), z("2027-02-01 00:00")) == ()
+    assert TWENTY_FOUR_SEVEN.named_holidays(start, deadline) == ()
+
+
+def test_named_holidays_load_the_years_they_need() -> None:
+    """named_holidays asks the source for years no deadline has reached yet."""
+    source = FakeSource(yearly(7, 1, "Canada Day (CA)", range(2020, 2040)))
+    calendar = BusinessCalendar(
+        "x", "UTC", every(ALL_DAYS, (9 * H, 17 * H)), public_holidays=source
+    )
+    named = calendar.named_holidays(z("2030-06-01 00:00"), z("2031-08-01 00:00"))
+    assert [day.day for day in named] == [date(2030, 7, 1), date(2031, 7, 1)]
+    assert source.asked == [2030, 2031, 2032]
+
+
+def test_years_at_the_edges_of_datetime() -> None:
+    """Queries near year 1 and year 9999 load what exists and fail only past 9999."""
+    source = FakeSource({date(1, 1, 3): "early", date(9999, 12, 20): "late"})
+    calendar = BusinessCalendar("x", "UTC", every(ALL_DAYS, (0, DAY)), public_holidays=source)
+    start = datetime(1, 1, 1, tzinfo=UTC)
+    assert calendar.deadline(start, hours(72)) == datetime(1, 1, 5, tzinfo=UTC)
+    assert calendar.deadline(start, hours(72)) == datetime(1, 1, 5, tzinfo=UTC)
+    with pytest.raises(OverflowError):
+        calendar.deadline(z("9999-12-18 00:00"), hours(24 * 20))
+    assert source.asked == [1, 2, 9999]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param(
+            {"worked_holidays": [date(2026, 11, 27)]},
+            "worked holidays re-open public holidays, but the calendar has none",
+            id="worked-without-source",
+        ),
+        pytest.param(
+            {
+                "public_holidays": FakeSource({}),
+                "worked_holidays": [date(2026, 12, 24)],
+                "holidays": [date(2026, 12, 24)],
+            },
+            "2026-12-24 is both a holiday and a worked holiday",
+            id="both",
+        ),
+        pytest.param(
+            {"public_holidays": FakeSource({}), "worked_holidays": ["2026-11-27"]},
+            "worked holiday '2026-11-27' is not a date",
+            id="worked-text",
+        ),
+    ],
+)
+def test_invalid_public_holiday_settings_are_refused(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        BusinessCalendar("bad", "UTC", {0: [(0, H)]}, **kwargs)
+
+
+holiday_days = st.dictionaries(
+    st.dates(date(2025, 10, 1), date(2029, 3, 1)), st.just(LISTED_HOLIDAY), max_size=60
+)
+
+
+@PROPERTY
+@given(
+    days=holiday_days,
+    start=st.integers(0, 3 * 365 * DAY).map(lambda n: z("2025-12-01 00:00") + timedelta(seconds=n)),
+    budget=st.integers(0, 400 * 3600).map(lambda n: timedelta(seconds=n)),
+    zone=st.sampled_from(["America/Los_Angeles", "Europe/Berlin", "Pacific/Kiritimati"]),
+)
+def test_a_source_and_a_list_of_the_same_days_agree(
+    days: dict[date, str], start: datetime, budget: timedelta, zone: str
+) -> None:
+    """A calendar whose holidays come from a source counts exactly as one listing the days."""
+    weekly = every(WEEKDAYS, (9 * H, 17 * H))
+    country = BusinessCalendar("c", zone, weekly, public_holidays=FakeSource(days))
+    listed = BusinessCalendar("l", zone, weekly, list(days))
+    deadline = listed.deadline(start, budget)
+    assert country.deadline(start, budget) == deadline
+    assert country.elapsed(start, deadline) == budget
+    assert country.named_holidays(start, deadline) == listed.named_holidays(start, deadline)

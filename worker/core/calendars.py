@@ -7,8 +7,16 @@ no I/O and never reads the clock: every instant is an argument.
 A calendar says when time counts. ``TWENTY_FOUR_SEVEN`` always counts; a
 ``BusinessCalendar`` counts inside weekly windows of local wall-clock time in its time zone,
 except on holidays (whole local days). Pauses are ``[from, to)`` spans during which nothing
-counts. Counted time is real elapsed time, exact to the microsecond: for every calendar,
-start, budget and pauses, ``elapsed(start, deadline(start, budget)) == budget``.
+counts.
+
+Holidays are listed dates, and optionally the public holidays of a place: a
+:class:`HolidaySource` (an edge adapts a holiday library to it; this module imports none)
+answers year by year, and the calendar asks it lazily for every year a query reaches, then
+keeps the answer. ``worked_holidays`` re-open public holidays the team works anyway.
+``named_holidays(start, end)`` names the closed days that removed open time in between.
+
+Counted time is real elapsed time, exact to the microsecond: for every calendar, start,
+budget and pauses, ``elapsed(start, deadline(start, budget)) == budget``.
 
 Rules:
 
@@ -37,11 +45,14 @@ UTC-offset changes, local wall time is UTC plus a constant, so the open time up 
 instant is one division by the week and two bisections, and a deadline is the inverse: whole
 weeks, closed nights, weekends and holidays are jumped over, never stepped through. The
 offset changes of the zone are found once per range of years by probing the zone and
-bisecting to the second, and kept.
+bisecting to the second, and kept. Holidays work the same way: each query first checks (two
+comparisons) that the holidays of the local days it touches are known, and only when they are
+not loads the missing years and rebuilds the prefix sums. A deadline is computed with what is
+known, and computed again if it lands past that (each pass knows at least one more year).
 """
 
 from abc import ABC, abstractmethod
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
@@ -49,7 +60,15 @@ from types import MappingProxyType
 from typing import NamedTuple, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["TWENTY_FOUR_SEVEN", "BusinessCalendar", "Calendar", "Pause"]
+__all__ = [
+    "LISTED_HOLIDAY",
+    "TWENTY_FOUR_SEVEN",
+    "BusinessCalendar",
+    "Calendar",
+    "ClosedDay",
+    "HolidaySource",
+    "Pause",
+]
 
 Pause = tuple[datetime, datetime]
 """A ``[from, to)`` span of real time during which counting stops."""
@@ -64,6 +83,7 @@ _WEEK_US = 7 * _DAY_US
 # epoch, four days after it.
 _MONDAY_US = 4 * _DAY_US
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_MAX_ORDINAL = date.max.toordinal()
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 # Why a day: every UTC-offset change in tzdata stays in force for at least two days (checked
@@ -79,6 +99,12 @@ _HORIZON_US = 366 * _DAY_US
 # Why eight years: a query this far from the known range starts a new range instead of
 # probing every day in between (a replay of old history, a test jumping across decades).
 _REBUILD_GAP_US = 8 * _HORIZON_US
+# Why two days: an instant's local date is within a day of its UTC date (no UTC offset
+# reaches 24 hours), and the fall-back rule looks up to a day behind; so the holidays of the
+# local days within two days of a query's UTC instants are all it can depend on.
+_MARGIN_US = 2 * _DAY_US
+# Beyond any instant: the known range of holidays before anything is known.
+_FAR_US = 1 << 62
 # The instants a zone is probed at stay two days inside what ``datetime`` can represent.
 _MIN_US = (datetime(1, 1, 3, tzinfo=UTC) - _EPOCH) // _US
 _MAX_US = (datetime(9999, 12, 29, tzinfo=UTC) - _EPOCH) // _US
@@ -87,6 +113,36 @@ _MAX_US = (datetime(9999, 12, 29, tzinfo=UTC) - _EPOCH) // _US
 _LINEAR = 0  # local wall time runs with UTC at a fixed offset
 _FROZEN_OPEN = 1  # a fall-back repeats wall time the calendar was open at: all of it counts
 _FROZEN_CLOSED = 2  # a fall-back repeats wall time the calendar was closed at: none counts
+
+
+LISTED_HOLIDAY = "listed holiday"
+"""The name of a holiday given as a date (``holidays``), not by a :class:`HolidaySource`."""
+
+
+class ClosedDay(NamedTuple):
+    """A local date closed all day, and its name; as text ``2026-12-25 Christmas Day (US)``."""
+
+    day: date
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.day.isoformat()} {self.name}"
+
+
+@runtime_checkable
+class HolidaySource(Protocol):
+    """The public holidays of a place, year by year; a ``BusinessCalendar`` closes on them.
+
+    ``name`` says which place (``US``, ``US-CA``). ``closed_days(year)`` returns that year's
+    public holidays (local dates of ``year``; others are ignored) with the name a person reads,
+    saying where each comes from (``Christmas Day (US)``). It must always give the same answer
+    for a year: the calendar asks once per year and keeps it.
+    """
+
+    name: str
+
+    def closed_days(self, year: int) -> Mapping[date, str]:
+        """Return the public holidays of ``year`` with their names."""
 
 
 @runtime_checkable
@@ -110,6 +166,9 @@ class Calendar(Protocol):
 
     def next_open(self, at: datetime, pauses: Sequence[Pause] = ()) -> datetime:
         """Return the UTC instant at or after ``at`` at which counting (re)starts."""
+
+    def named_holidays(self, start: datetime, end: datetime) -> tuple[ClosedDay, ...]:
+        """Return the holidays that close open hours within ``[start, end)``, in order."""
 
 
 class _CountingCalendar(ABC):
@@ -220,6 +279,12 @@ class _AlwaysOpen(_CountingCalendar):
     def _spans_us(self, a: int, b: int) -> Iterator[tuple[int, int]]:
         yield a, b
 
+    def named_holidays(self, start: datetime, end: datetime) -> tuple[ClosedDay, ...]:
+        """Return no holidays: ``24x7`` has none."""
+        _to_us(start, "start")
+        _to_us(end, "end")
+        return ()
+
 
 TWENTY_FOUR_SEVEN: Calendar = _AlwaysOpen()
 """The built-in calendar named ``24x7``: time always counts (except during pauses)."""
@@ -247,13 +312,17 @@ class BusinessCalendar(_CountingCalendar):
     (86400 is ``24:00``); a missing day is closed, the windows of a day may come in any
     order but must not overlap. A window ending at 24:00 and the next day's window starting
     at 00:00 form one continuous open span. ``holidays`` are local dates closed all day.
+    ``public_holidays`` closes the calendar on a place's public holidays too, except on the
+    ``worked_holidays`` (a worked day that is not a public holiday changes nothing).
     ``ValueError`` names the problem with any of these, including a calendar with no open
-    hours at all.
+    hours at all, worked holidays without public holidays, and a date both closed and worked.
     """
 
     timezone: ZoneInfo
     weekly: Mapping[int, tuple[tuple[int, int], ...]]
     holidays: tuple[date, ...]
+    public_holidays: HolidaySource | None
+    worked_holidays: tuple[date, ...]
 
     def __init__(
         self,
@@ -261,11 +330,26 @@ class BusinessCalendar(_CountingCalendar):
         timezone: str | ZoneInfo,
         weekly: Mapping[int, Sequence[tuple[int, int]]],
         holidays: Iterable[date] = (),
+        *,
+        public_holidays: HolidaySource | None = None,
+        worked_holidays: Iterable[date] = (),
     ) -> None:
         self.name = name
         self.timezone = _zone(name, timezone)
         self.weekly = MappingProxyType(_check_weekly(name, weekly))
         self.holidays = _check_holidays(name, holidays)
+        self.public_holidays = public_holidays
+        self.worked_holidays = _check_holidays(name, worked_holidays, "worked holiday")
+        if self.worked_holidays and public_holidays is None:
+            raise ValueError(
+                f"calendar {name!r}: worked holidays re-open public holidays, "
+                "but the calendar has none"
+            )
+        both = sorted(set(self.holidays) & set(self.worked_holidays))
+        if both:
+            raise ValueError(
+                f"calendar {name!r}: {both[0].isoformat()} is both a holiday and a worked holiday"
+            )
 
         # The week's windows as positions in microseconds after Monday 00:00, touching ones
         # joined, with the open time before each (``_cum``) and up to its end (``_cum_end``).
@@ -289,13 +373,33 @@ class BusinessCalendar(_CountingCalendar):
         self._cum_end = tuple(cum[1:])
         self._week_open = cum[-1]
 
+        # Every closed day known so far, with its name; the years asked of the public holidays
+        # (even of a calendar without them: a year with nothing to add costs nothing more);
+        # and the range of UTC instants, margin included, whose local days' holidays are all
+        # known. Nothing is known yet: the first query loads the years it touches.
+        self._closed: dict[date, str] = dict.fromkeys(self.holidays, LISTED_HOLIDAY)
+        self._worked = frozenset(self.worked_holidays)
+        self._years: set[int] = set()
+        self._known_lo = _FAR_US
+        self._known_hi = -_FAR_US
+        self._index_holidays()
+        self._transitions = _NO_TRANSITIONS
+
+    def __repr__(self) -> str:
+        return f"BusinessCalendar({self.name!r}, {self.timezone.key!r})"
+
+    # --- holidays ------------------------------------------------------------------------------
+
+    def _index_holidays(self) -> None:
+        """Rebuild the prefix sums over the runs of the closed days known so far."""
         # Holidays as runs of consecutive local days ``[start, end)`` in wall microseconds,
         # dropping runs with no open time (they change nothing), with the open time the runs
         # before each remove (``_hol_before``) and the open time counted up to each start
         # (``_hol_count``): from the end of run k to the start of run k+1, the open time before
         # wall instant w is ``_week_count(w) - _hol_before[k + 1]``.
+        self._days = tuple(sorted(self._closed))
         runs: list[tuple[int, int]] = []
-        for day_ in self.holidays:
+        for day_ in self._days:
             s = (day_.toordinal() - _EPOCH_ORDINAL) * _DAY_US
             if runs and runs[-1][1] == s:
                 runs[-1] = (runs[-1][0], s + _DAY_US)
@@ -311,10 +415,61 @@ class BusinessCalendar(_CountingCalendar):
         self._hol_count = tuple(
             self._week_count(s) - removed for (s, _), removed in zip(runs, before, strict=False)
         )
-        self._transitions = _NO_TRANSITIONS
 
-    def __repr__(self) -> str:
-        return f"BusinessCalendar({self.name!r}, {self.timezone.key!r})"
+    def _know(self, a: int, b: int) -> None:
+        """Learn the holidays of every local day within ``_MARGIN_US`` of UTC ``[a, b]``.
+
+        Loads each missing year (and the year after the last: a deadline late in a year often
+        ends in the next), then widens the known range to the run of loaded years around.
+        """
+        first = _year_at(a - _MARGIN_US)
+        last = _year_at(b + _MARGIN_US)
+        source = self.public_holidays
+        added = False
+        for year in range(first, min(last + 1, date.max.year) + 1):
+            if year in self._years:
+                continue
+            self._years.add(year)
+            if source is None:
+                continue
+            for day, name in source.closed_days(year).items():
+                if day.year == year and day not in self._worked:
+                    self._closed[day] = name
+                    added = True
+        while first - 1 in self._years:
+            first -= 1
+        while last + 1 in self._years:
+            last += 1
+        self._known_lo = (date(first, 1, 1).toordinal() - _EPOCH_ORDINAL) * _DAY_US + _MARGIN_US
+        self._known_hi = (
+            date(last, 12, 31).toordinal() + 1 - _EPOCH_ORDINAL
+        ) * _DAY_US - _MARGIN_US
+        if added:
+            self._index_holidays()
+
+    def named_holidays(self, start: datetime, end: datetime) -> tuple[ClosedDay, ...]:
+        """Return the holidays that close open hours within ``[start, end)``, in order.
+
+        A holiday on a day the weekly windows keep closed anyway (a Saturday) is left out, as
+        is a worked public holiday; a listed date's name is :data:`LISTED_HOLIDAY`.
+        """
+        a = _to_us(start, "start")
+        b = _to_us(end, "end")
+        if b <= a:
+            return ()
+        if not (self._known_lo <= a and b <= self._known_hi):
+            self._know(a, b)
+        wa = _wall_us(start, self.timezone)
+        wb = _wall_us(end, self.timezone)
+        found: list[ClosedDay] = []
+        days = self._days
+        for i in range(bisect_left(days, _day_at(wa)), len(days)):
+            s = (days[i].toordinal() - _EPOCH_ORDINAL) * _DAY_US
+            if s >= wb:
+                break
+            if self._week_count(min(s + _DAY_US, wb)) > self._week_count(max(s, wa)):
+                found.append(ClosedDay(days[i], self._closed[days[i]]))
+        return tuple(found)
 
     # --- counting in local wall time (microseconds since 1970-01-01 00:00 local) -------------
 
@@ -480,6 +635,8 @@ class BusinessCalendar(_CountingCalendar):
     # --- the primitives ------------------------------------------------------------------------
 
     def _open_us(self, a: int, b: int) -> int:
+        if not (self._known_lo <= a and b <= self._known_hi):
+            self._know(a, b)
         total = 0
         u = a
         while u < b:
@@ -493,6 +650,16 @@ class BusinessCalendar(_CountingCalendar):
         return total
 
     def _latest_us(self, a: int, budget: int) -> int:
+        if not (self._known_lo <= a <= self._known_hi):
+            self._know(a, a)
+        while True:
+            latest = self._latest_known(a, budget)
+            if latest <= self._known_hi:
+                return latest
+            self._know(a, latest)  # holidays past what was known may push it later
+
+    def _latest_known(self, a: int, budget: int) -> int:
+        """Return ``_latest_us`` as far as the holidays known so far tell."""
         u = a
         while True:
             end, offset, mode = self._piece(u)
@@ -509,6 +676,8 @@ class BusinessCalendar(_CountingCalendar):
             u = end
 
     def _spans_us(self, a: int, b: int) -> Iterator[tuple[int, int]]:
+        if not (self._known_lo <= a and b <= self._known_hi):
+            self._know(a, b)
         u = a
         while u < b:
             end, offset, mode = self._piece(u)
@@ -534,6 +703,21 @@ def _to_us(moment: datetime, what: str) -> int:
 def _from_us(instant: int) -> datetime:
     """Return microseconds since the epoch as a UTC datetime."""
     return _EPOCH + timedelta(microseconds=instant)
+
+
+def _wall_us(moment: datetime, zone: ZoneInfo) -> int:
+    """Return the local wall-clock reading of an aware ``moment`` in ``zone``, in microseconds."""
+    return (moment.astimezone(zone).replace(tzinfo=UTC) - _EPOCH) // _US
+
+
+def _day_at(instant: int) -> date:
+    """Return the date of ``instant`` microseconds since 1970-01-01 (clamped to 1..9999)."""
+    return date.fromordinal(min(max(_EPOCH_ORDINAL + instant // _DAY_US, 1), _MAX_ORDINAL))
+
+
+def _year_at(instant: int) -> int:
+    """Return the year of ``instant`` microseconds since 1970-01-01 (clamped to 1..9999)."""
+    return _day_at(instant).year
 
 
 def _budget_us(budget: timedelta) -> int:
@@ -653,11 +837,11 @@ def _check_weekly(
     return checked
 
 
-def _check_holidays(name: str, holidays: Iterable[date]) -> tuple[date, ...]:
+def _check_holidays(name: str, holidays: Iterable[date], what: str = "holiday") -> tuple[date, ...]:
     """Return the holidays sorted, without repeats; raise ValueError on anything but a date."""
     days = set()
     for day in holidays:
         if not isinstance(day, date) or isinstance(day, datetime):
-            raise ValueError(f"calendar {name!r}: holiday {day!r} is not a date")
+            raise ValueError(f"calendar {name!r}: {what} {day!r} is not a date")
         days.add(day)
     return tuple(sorted(days))
