@@ -1,4 +1,4 @@
-"""Shared factories of the unit tests: policies built from a dict with defaults.
+"""Shared factories of the unit tests: policies and input events, with defaults.
 
 ``policy_data(**overrides)`` returns a fresh copy of the documented example policy as plain
 data (what a YAML loader returns); ``make_policy(**overrides)`` returns it parsed. Overrides
@@ -13,17 +13,28 @@ The default policy has three tiers, all on priorities P1..P4:
 - ``silver``: slo 0.95 on us-business (America/Los_Angeles, mon-fri 09:00-17:00, holidays
   2026-11-26 and 2026-12-25), first_response 4h/8h (P3, P4 measured only), own warnings;
 - ``free``: commitment none.
+
+``make_event(kind, at, ticket="T1", **fields)`` returns an input event of class ``kind`` with a
+fresh ``event_id``; a ``TicketCreated`` defaults to ``tier="gold"``, ``priority="P1"``.
+
+The factories hold no state worth resetting (event ids only ever grow): the fixtures are
+session-scoped, so module-scoped fixtures may use them too.
 """
 
 import copy
+import itertools
 from collections.abc import Callable
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar
 
 import pytest
 
+from worker.core.events import TicketCreated, TicketEvent
 from worker.core.policy import Policy, parse_policy
 
-__all__ = ["DROP", "build_policy", "build_policy_data"]
+__all__ = ["DROP", "build_event", "build_policy", "build_policy_data"]
+
+_Event = TypeVar("_Event", bound=TicketEvent)
 
 DROP = ...
 """An override's value that removes that key from the default policy."""
@@ -82,13 +93,32 @@ def build_policy(**overrides: object) -> Policy:
     return parse_policy(build_policy_data(**overrides), source="test-policy.yaml")
 
 
-@pytest.fixture
+_event_ids = itertools.count()
+
+
+def build_event(kind: type[_Event], at: datetime, ticket: str = "T1", **fields: Any) -> _Event:
+    """Return an input event of class ``kind`` for ``ticket`` at ``at``, with a fresh event id.
+
+    ``fields`` are the class's own (``priority="P2"``); a creation defaults to gold P1.
+    """
+    if kind is TicketCreated:
+        fields = {"tier": "gold", "priority": "P1", **fields}
+    return kind(event_id=f"e{next(_event_ids)}", ticket_id=ticket, occurred_at=at, **fields)
+
+
+@pytest.fixture(scope="session")
 def policy_data() -> Callable[..., dict[str, Any]]:
     """Factory of policy data: ``policy_data(**overrides) -> dict``."""
     return build_policy_data
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_policy() -> Callable[..., Policy]:
     """Factory of parsed policies: ``make_policy(**overrides) -> Policy``."""
     return build_policy
+
+
+@pytest.fixture(scope="session")
+def make_event() -> Callable[..., TicketEvent]:
+    """Factory of input events: ``make_event(kind, at, ticket="T1", **fields)``."""
+    return build_event

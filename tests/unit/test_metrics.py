@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,7 +28,7 @@ from worker.core.events import (
     TicketResolved,
     TicketResponded,
 )
-from worker.core.policy import TARGETS, Policy, parse_policy
+from worker.core.policy import TARGETS, Policy
 from worker.core.tracker import RunningTarget, TicketState, Tracker
 from worker.edge.metrics import (
     BUDGET_USED_BUCKETS,
@@ -46,43 +46,13 @@ H = timedelta(hours=1)
 M = timedelta(minutes=1)
 S = timedelta(seconds=1)
 
-POLICY_DATA: dict[str, Any] = {
-    "version": 1,
-    "name": "test-support",
-    "priorities": ["P1", "P2", "P3", "P4"],
-    "calendars": {
-        "us-business": {
-            "timezone": "America/Los_Angeles",
-            "weekly": {"mon-fri": ["09:00-17:00"]},
-        },
-    },
-    "warnings": ["50%", "75%", "90%", "15m"],
-    "tiers": {
-        "gold": {
-            "commitment": "sla",
-            "objective": 0.99,
-            "targets": {
-                "first_response": {"P1": "1h", "P2": "2h", "P3": "24h", "P4": "24h"},
-                "resolution": {"P1": {"within": "8h", "calendar": "us-business"}},
-            },
-        },
-        "silver": {
-            "commitment": "slo",
-            "objective": 0.95,
-            "calendar": "us-business",
-            "targets": {"first_response": {"P1": "4h", "P2": "8h"}},
-            "warnings": ["75%", "30m"],
-        },
-        "free": {"commitment": "none"},
-    },
-}
-POLICY = parse_policy(POLICY_DATA, source="test-metrics")
-LABEL_SETS = [
-    (tier, priority, target)
-    for tier in POLICY.tiers
-    for priority in POLICY.priorities
-    for target in TARGETS
-]
+
+@pytest.fixture
+def policy(make_policy: Callable[..., Policy]) -> Policy:
+    """The default unit-test policy (tests/unit/conftest.py): gold, silver and free, P1..P4."""
+    return make_policy()
+
+
 TARGET_LABELS = {"tier", "priority", "target"}
 
 # The contract: family name -> (OpenMetrics type, label names).
@@ -153,7 +123,7 @@ def common(**overrides: Any) -> dict[str, Any]:
         "started_at": T0,
         "deadline": T0 + H,
         "target_seconds": 3600,
-        "policy": POLICY.name,
+        "policy": "test-support",  # the default policy's name
     }
     fields.update(overrides)
     return fields
@@ -162,9 +132,9 @@ def common(**overrides: Any) -> dict[str, Any]:
 # --- the contract ------------------------------------------------------------------------
 
 
-def test_every_contract_metric_has_its_name_type_and_labels() -> None:
+def test_every_contract_metric_has_its_name_type_and_labels(policy: Policy) -> None:
     """Names, types and label names are exactly those of docs/metrics.md."""
-    families = openmetrics(Metrics(POLICY))
+    families = openmetrics(Metrics(policy))
     assert set(families) == set(CONTRACT)
     for name, (kind, labels) in CONTRACT.items():
         family_kind, family_samples = families[name]
@@ -173,9 +143,9 @@ def test_every_contract_metric_has_its_name_type_and_labels() -> None:
             assert set(sample.labels) - {"le"} == labels, (name, sample)
 
 
-def test_text_exposition_series_names() -> None:
+def test_text_exposition_series_names(policy: Policy) -> None:
     """The text format exposes the series names rules and dashboards query."""
-    names = {name for name, _ in samples(Metrics(POLICY))}
+    names = {name for name, _ in samples(Metrics(policy))}
     for expected in (
         "sla_outcomes_total",
         "sla_warnings_total",
@@ -191,21 +161,27 @@ def test_text_exposition_series_names() -> None:
         assert expected in names
 
 
-def test_no_created_series() -> None:
+def test_no_created_series(policy: Policy) -> None:
     """`_created` series are switched off (they double the series count for nothing)."""
-    body, _ = Metrics(POLICY).render(None, T0)
+    body, _ = Metrics(policy).render(None, T0)
     assert b"_created" not in body
-    body, _ = Metrics(POLICY).render("application/openmetrics-text", T0)
+    body, _ = Metrics(policy).render("application/openmetrics-text", T0)
     assert b"_created" not in body
 
 
-def test_every_label_combination_exists_at_zero_from_start_up() -> None:
+def test_every_label_combination_exists_at_zero_from_start_up(policy: Policy) -> None:
     """Every tier x priority x target (and threshold, outcome, reason...) is there, at 0."""
-    metrics = Metrics(POLICY)
+    metrics = Metrics(policy)
     got = samples(metrics)
-    for label_set in LABEL_SETS:
+    label_sets = [
+        (tier, priority, target)
+        for tier in policy.tiers
+        for priority in policy.priorities
+        for target in TARGETS
+    ]
+    for label_set in label_sets:
         labels = target_labels(label_set)
-        tier = POLICY.tiers[labels["tier"]]
+        tier = policy.tiers[labels["tier"]]
         for outcome in ("met", "breached"):
             assert (
                 got[("sla_outcomes_total", frozenset({**labels, "outcome": outcome}.items()))] == 0
@@ -231,19 +207,19 @@ def test_every_label_combination_exists_at_zero_from_start_up() -> None:
         assert got[("sla_dead_letters_total", frozenset({"reason": reason}.items()))] == 0
 
 
-def test_warning_series_follow_each_tiers_thresholds() -> None:
+def test_warning_series_follow_each_tiers_thresholds(policy: Policy) -> None:
     """silver has its own warnings (75%, 30m); free (commitment none) has none."""
     thresholds: dict[str, set[str]] = {}
-    for name, labels in samples(Metrics(POLICY)):
+    for name, labels in samples(Metrics(policy)):
         if name == "sla_warnings_total":
             as_dict = dict(labels)
             thresholds.setdefault(as_dict["tier"], set()).add(as_dict["threshold"])
     assert thresholds == {"gold": {"50%", "75%", "90%", "15m"}, "silver": {"75%", "30m"}}
 
 
-def test_policy_gauges_come_from_the_policy() -> None:
+def test_policy_gauges_come_from_the_policy(policy: Policy) -> None:
     """Targets with a deadline, objectives of sla/slo tiers, and the policy's name and sha256."""
-    metrics = Metrics(POLICY)
+    metrics = Metrics(policy)
     got = samples(metrics)
     targets = {labels: v for (name, labels), v in got.items() if name == "sla_target_seconds"}
     assert len(targets) == 4 + 1 + 2  # gold first_response x4 + resolution P1, silver x2
@@ -261,10 +237,10 @@ def test_policy_gauges_come_from_the_policy() -> None:
     assert value(metrics, "sla_policy_info", name="test-support", sha256="") == 1
 
 
-def test_response_buckets_are_the_configured_targets() -> None:
+def test_response_buckets_are_the_configured_targets(policy: Policy) -> None:
     """Every configured target duration is a bucket bound, so "within 4h?" is exact."""
-    assert response_buckets(POLICY) == (3600.0, 7200.0, 14400.0, 28800.0, 86400.0)
-    body, _ = Metrics(POLICY).render(None, T0)
+    assert response_buckets(policy) == (3600.0, 7200.0, 14400.0, 28800.0, 86400.0)
+    body, _ = Metrics(policy).render(None, T0)
     les = {
         s.labels["le"]
         for f in parse_text(body.decode())
@@ -278,9 +254,11 @@ def test_budget_used_buckets_are_the_contracts() -> None:
     assert BUDGET_USED_BUCKETS == (0.25, 0.5, 0.75, 0.9, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0)
 
 
-def test_policy_without_any_target_gets_default_response_buckets() -> None:
+def test_policy_without_any_target_gets_default_response_buckets(
+    make_policy: Callable[..., Policy],
+) -> None:
     """A policy of only `commitment: none` tiers still has a usable response histogram."""
-    policy = parse_policy({**POLICY_DATA, "tiers": {"free": {"commitment": "none"}}})
+    policy = make_policy(tiers={"free": {"commitment": "none"}})
     assert len(response_buckets(policy)) > 1
     Metrics(policy).render(None, T0)
 
@@ -288,17 +266,17 @@ def test_policy_without_any_target_gets_default_response_buckets() -> None:
 # --- registry and exposition ---------------------------------------------------------------
 
 
-def test_each_metrics_has_its_own_registry() -> None:
+def test_each_metrics_has_its_own_registry(policy: Policy) -> None:
     """Two Metrics never share a registry (no duplicate-name error, no global state)."""
-    first, second = Metrics(POLICY), Metrics(POLICY)
+    first, second = Metrics(policy), Metrics(policy)
     assert first.registry is not second.registry
     first.observe_event("ticket.created", "ok")
     assert value(second, "sla_events_total", type="ticket.created", result="ok") == 0
 
 
-def test_injected_registry_is_used() -> None:
+def test_injected_registry_is_used(policy: Policy) -> None:
     registry = CollectorRegistry()
-    metrics = Metrics(POLICY, registry=registry)
+    metrics = Metrics(policy, registry=registry)
     metrics.observe_dead_letter("too_large")
     assert b'sla_dead_letters_total{reason="too_large"} 1.0' in generate_latest(registry)
 
@@ -316,25 +294,27 @@ def test_injected_registry_is_used() -> None:
         ),
     ],
 )
-def test_content_negotiation(accept: str | None, content_type: str, ends_with: bytes) -> None:
+def test_content_negotiation(
+    policy: Policy, accept: str | None, content_type: str, ends_with: bytes
+) -> None:
     """OpenMetrics when the Accept header asks for it (Prometheus does), text otherwise."""
-    body, got = Metrics(POLICY).render(accept, T0)
+    body, got = Metrics(policy).render(accept, T0)
     assert got.startswith(content_type)
     assert body.endswith(ends_with)
 
 
-def test_naive_now_is_refused() -> None:
+def test_naive_now_is_refused(policy: Policy) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        Metrics(POLICY).render(None, datetime(2026, 1, 1))  # noqa: DTZ001
+        Metrics(policy).render(None, datetime(2026, 1, 1))  # noqa: DTZ001
     with pytest.raises(ValueError, match="timezone-aware"):
-        Metrics(POLICY).timer_ran(datetime(2026, 1, 1))  # noqa: DTZ001
+        Metrics(policy).timer_ran(datetime(2026, 1, 1))  # noqa: DTZ001
 
 
 # --- events, dead letters, partitions, timer -----------------------------------------------
 
 
-def test_observe_event_counts_by_type_and_result_and_observes_lag() -> None:
-    metrics = Metrics(POLICY)
+def test_observe_event_counts_by_type_and_result_and_observes_lag(policy: Policy) -> None:
+    metrics = Metrics(policy)
     metrics.observe_event("ticket.created", "ok", lag_s=0.2)
     metrics.observe_event("ticket.created", "duplicate", lag_s=3.0)
     metrics.observe_event("no.such.type", "dead_letter")
@@ -348,8 +328,8 @@ def test_observe_event_counts_by_type_and_result_and_observes_lag() -> None:
         metrics.observe_event("ticket.created", "exploded")
 
 
-def test_observe_dead_letter_counts_known_reasons_only() -> None:
-    metrics = Metrics(POLICY)
+def test_observe_dead_letter_counts_known_reasons_only(policy: Policy) -> None:
+    metrics = Metrics(policy)
     metrics.observe_dead_letter("invalid_json")
     metrics.observe_dead_letter("invalid_json")
     assert value(metrics, "sla_dead_letters_total", reason="invalid_json") == 2
@@ -357,8 +337,8 @@ def test_observe_dead_letter_counts_known_reasons_only() -> None:
         metrics.observe_dead_letter("ticket T-42 was weird")
 
 
-def test_partitions_caught_up_and_cleared_on_revocation() -> None:
-    metrics = Metrics(POLICY)
+def test_partitions_caught_up_and_cleared_on_revocation(policy: Policy) -> None:
+    metrics = Metrics(policy)
     metrics.set_partition_caught_up(0, True)
     metrics.set_partition_caught_up(3, False)
     assert value(metrics, "sla_partition_caught_up", partition="0") == 1
@@ -367,8 +347,8 @@ def test_partitions_caught_up_and_cleared_on_revocation() -> None:
     assert not [k for k in samples(metrics) if k[0] == "sla_partition_caught_up"]
 
 
-def test_timer_ran_sets_the_last_run_timestamp() -> None:
-    metrics = Metrics(POLICY)
+def test_timer_ran_sets_the_last_run_timestamp(policy: Policy) -> None:
+    metrics = Metrics(policy)
     assert value(metrics, "sla_deadline_timer_last_run_timestamp_seconds") == 0
     metrics.timer_ran(T0)
     assert value(metrics, "sla_deadline_timer_last_run_timestamp_seconds") == T0.timestamp()
@@ -377,8 +357,8 @@ def test_timer_ran_sets_the_last_run_timestamp() -> None:
 # --- outputs -------------------------------------------------------------------------------
 
 
-def test_outputs_feed_outcomes_warnings_response_budget_and_detection_delay() -> None:
-    metrics = Metrics(POLICY)
+def test_outputs_feed_outcomes_warnings_response_budget_and_detection_delay(policy: Policy) -> None:
+    metrics = Metrics(policy)
     metrics.observe_outputs(
         [
             SlaWarning(**common(), threshold="75%", detected_at=T0 + 45 * M, remaining_seconds=900),
@@ -413,9 +393,9 @@ def test_outputs_feed_outcomes_warnings_response_budget_and_detection_delay() ->
     assert value(metrics, "sla_breach_detection_delay_seconds_bucket", le="2.0") == 1
 
 
-def test_fulfilment_without_deadline_is_measured_without_budget() -> None:
+def test_fulfilment_without_deadline_is_measured_without_budget(policy: Policy) -> None:
     """commitment none: response time observed, no budget ratio (there is no budget)."""
-    metrics = Metrics(POLICY)
+    metrics = Metrics(policy)
     fields = common(tier="free", commitment="none", deadline=None, target_seconds=None)
     metrics.observe_outputs(
         [TargetFulfilled(**fields, fulfilled_at=T0 + H, elapsed_seconds=3600, met=None)]
@@ -425,9 +405,9 @@ def test_fulfilment_without_deadline_is_measured_without_budget() -> None:
     assert value(metrics, "sla_budget_used_ratio_count", **labels) == 0
 
 
-def test_outputs_with_labels_the_policy_does_not_name_are_not_exported() -> None:
+def test_outputs_with_labels_the_policy_does_not_name_are_not_exported(policy: Policy) -> None:
     """A ticket stored under an older policy never adds a label value the policy lacks."""
-    metrics = Metrics(POLICY)
+    metrics = Metrics(policy)
     before = set(samples(metrics))
     metrics.observe_outputs(
         [
@@ -456,11 +436,11 @@ def running(
     return RunningTarget(tier, priority, target, deadline, paused)
 
 
-def test_time_to_breach_buckets_and_next_deadline_at_now() -> None:
+def test_time_to_breach_buckets_and_next_deadline_at_now(policy: Policy) -> None:
     """Buckets count deadline - now <= le (overdue in le=0); next deadline is after now."""
     now = T0
     offsets_s = [-10, 100, 600, 1000, 5000, 100_000]
-    metrics = Metrics(POLICY)
+    metrics = Metrics(policy)
     metrics.reset_running([running(now + s * S) for s in offsets_s] + [running(None)])
     labels = {"tier": "gold", "priority": "P1", "target": "first_response"}
     expected = {
@@ -500,8 +480,8 @@ def test_time_to_breach_buckets_and_next_deadline_at_now() -> None:
     assert value(metrics, "sla_next_deadline_timestamp_seconds", now + 30 * H, **labels) == 0
 
 
-def test_running_and_paused_counts() -> None:
-    metrics = Metrics(POLICY)
+def test_running_and_paused_counts(policy: Policy) -> None:
+    metrics = Metrics(policy)
     metrics.update_running(
         [],
         [
@@ -568,47 +548,37 @@ def test_running_and_paused_counts() -> None:
     )
 
 
-def test_reset_replaces_everything() -> None:
-    metrics = Metrics(POLICY)
+def test_reset_replaces_everything(policy: Policy) -> None:
+    metrics = Metrics(policy)
     metrics.update_running([], [running(T0 + H), running(T0 + 2 * H, priority="P2")])
     metrics.reset_running([running(T0 + 3 * H)])
-    expected = Metrics(POLICY)
+    expected = Metrics(policy)
     expected.update_running([], [running(T0 + 3 * H)])
     assert metrics.render(None, T0) == expected.render(None, T0)
 
 
 # --- driven by the tracker, as the worker shell drives it ----------------------------------
 
-_ids = itertools.count()
 
-
-def created(at: datetime, ticket: str, tier: str = "gold", priority: str = "P1") -> TicketCreated:
-    return TicketCreated(
-        event_id=f"m{next(_ids)}", ticket_id=ticket, occurred_at=at, tier=tier, priority=priority
-    )
-
-
-def event(cls: type[InputEvent], at: datetime, ticket: str) -> InputEvent:
-    return cls(event_id=f"m{next(_ids)}", ticket_id=ticket, occurred_at=at)  # type: ignore[call-arg]
-
-
-EVENTS: list[InputEvent] = [
-    # gold P1 (1h): answered in 30m (met), answered in 2h (breached), never answered.
-    created(T0, "A"),
-    event(TicketResponded, T0 + 30 * M, "A"),
-    created(T0, "B"),
-    event(TicketResponded, T0 + 2 * H, "B"),
-    created(T0 + 10 * M, "C"),
-    # gold P2 (2h): resolved in 1h: first response met too.
-    created(T0, "D", priority="P2"),
-    event(TicketResolved, T0 + H, "D"),
-    # silver P1 (4h on us-business) paused: resolution has no target, first response runs.
-    created(T0, "E", tier="silver"),
-    event(TicketPaused, T0 + M, "E"),
-    # free: measured only.
-    created(T0, "F", tier="free"),
-    event(TicketResponded, T0 + 5 * H, "F"),
-]
+def events(make_event: Callable[..., InputEvent]) -> list[InputEvent]:
+    """A few tickets of each kind of fate, built with the shared event factory."""
+    return [
+        # gold P1 (1h): answered in 30m (met), answered in 2h (breached), never answered.
+        make_event(TicketCreated, T0, "A"),
+        make_event(TicketResponded, T0 + 30 * M, "A"),
+        make_event(TicketCreated, T0, "B"),
+        make_event(TicketResponded, T0 + 2 * H, "B"),
+        make_event(TicketCreated, T0 + 10 * M, "C"),
+        # gold P2 (2h): resolved in 1h: first response met too.
+        make_event(TicketCreated, T0, "D", priority="P2"),
+        make_event(TicketResolved, T0 + H, "D"),
+        # silver P1 (4h on us-business) paused: resolution has no target, first response runs.
+        make_event(TicketCreated, T0, "E", tier="silver"),
+        make_event(TicketPaused, T0 + M, "E"),
+        # free: measured only.
+        make_event(TicketCreated, T0, "F", tier="free"),
+        make_event(TicketResponded, T0 + 5 * H, "F"),
+    ]
 
 
 def drive(
@@ -643,12 +613,15 @@ def running_lines(metrics: Metrics, now: datetime) -> list[bytes]:
     return [line for line in metrics.render(None, now)[0].splitlines() if line.startswith(names)]
 
 
-def test_metrics_driven_by_the_tracker_agree_with_the_simulation() -> None:
+def test_metrics_driven_by_the_tracker_agree_with_the_simulation(
+    policy: Policy, make_event: Callable[..., InputEvent]
+) -> None:
     """Outcomes and response counts equal what `simulate` reports for the same events."""
     end = T0 + 6 * H
-    metrics, states = drive(POLICY, EVENTS, end)
-    simulation = Simulation(Tracker(POLICY))
-    list(simulation.run(EVENTS, until=end))
+    history = events(make_event)
+    metrics, states = drive(policy, history, end)
+    simulation = Simulation(Tracker(policy))
+    list(simulation.run(history, until=end))
     got = samples(metrics, end)
     for (tier, target), stats in simulation.stats.items():
         met = total(got, "sla_outcomes_total", tier=tier, target=target, outcome="met")
@@ -660,7 +633,7 @@ def test_metrics_driven_by_the_tracker_agree_with_the_simulation() -> None:
     # B breached at 1h; C (created 10m later, never answered) breached at 1h10m.
     assert got[("sla_outcomes_total", frozenset({**gold_p1, "outcome": "breached"}.items()))] == 2
     # The incremental running metrics equal a rebuild from the stored states.
-    rebuilt = Metrics(POLICY)
+    rebuilt = Metrics(policy)
     rebuilt.reset_running(itertools.chain.from_iterable(s.running for s in states.values()))
     assert running_lines(metrics, end) == running_lines(rebuilt, end)
     # E (silver, paused) keeps its first response running (not pausable) with a deadline.
