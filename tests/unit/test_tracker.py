@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import itertools
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
@@ -672,67 +671,3 @@ def test_outputs_are_complete_dataclass_values(tracker: Tracker) -> None:
         values = {f.name: getattr(out, f.name) for f in fields(out)}
         assert type(out)(**values) == out
         assert repr(type(out)(**values)) == repr(out)
-
-
-def test_replay_pauses_the_garbage_collector_and_restores_it(tracker: Tracker) -> None:
-    """The collector is off while a replay runs, back on after it ends or is closed."""
-    events = [created(), event(TicketResponded, T0 + H)]
-    assert gc.isenabled()
-    seen = [gc.isenabled() for _ in Simulation(tracker).run(events, until=END)]
-    assert seen
-    assert not any(seen)
-    assert gc.isenabled()
-    replay = Simulation(tracker).run(events)
-    next(replay)
-    assert not gc.isenabled()
-    replay.close()
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        list(Simulation(tracker).run(events))
-        assert not gc.isenabled()  # left as it was
-    finally:
-        gc.enable()
-
-
-def test_replay_leaves_its_objects_to_the_oldest_generation(tracker: Tracker) -> None:
-    """What a replay allocated does not wait in the youngest generation, where the first
-    allocation after it would start a collection traversing it all; and it is moved to the
-    oldest generation, not frozen for good."""
-    events = [created(ticket=f"T-{n}") for n in range(3000)]
-    simulation = Simulation(tracker)
-    collections: list[int] = []
-
-    def record(phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            collections.append(info["generation"])
-
-    gc.collect()
-    gc.callbacks.append(record)
-    try:
-        outputs = list(simulation.run(events, until=END))
-        assert collections == []  # none started by the allocations right after the replay
-    finally:
-        gc.callbacks.remove(record)
-    assert outputs
-    assert len(simulation.states) == 3000
-    assert gc.get_freeze_count() == 0
-
-
-def test_replay_queue_stays_bounded_and_exact(tracker: Tracker) -> None:
-    """Tickets whose due instant keeps moving leave stale queue entries; they are dropped,
-    and the outputs are those of each ticket replayed alone."""
-    histories: list[list[InputEvent]] = []
-    for n in range(60):
-        ticket = f"T{n}"
-        history = [created(priority="P3", ticket=ticket)]
-        for i in range(1, 31):
-            priority = "P2" if i % 2 else "P3"
-            history.append(event(TicketUpdated, T0 + i * M, ticket, priority=priority))
-        history.append(event(TicketResponded, T0 + 40 * M, ticket))
-        histories.append(history)
-    simulation = Simulation(tracker)
-    together = list(simulation.run([e for history in histories for e in history]))
-    assert len(simulation.queue) <= 2 * len(simulation.states) + 1024
-    alone = [o for history in histories for o in simulate(tracker, history, T0 + 40 * M)]
-    assert comparable(together) == comparable(alone)
