@@ -446,18 +446,18 @@ def test_finished_ticket_is_forgotten_after_retention(tracker: Tracker) -> None:
 
 
 def test_open_ticket_without_deadline_is_kept(tracker: Tracker) -> None:
-    """An open ticket with nothing scheduled stays (its outcome is still to come)."""
+    """An open ticket without a deadline stays until open retention (its outcome may come)."""
     state, _ = tracker.apply(None, created(tier="pro"), T0)
     assert state is not None
-    assert state.due_at is None
+    assert state.due_at == T0 + timedelta(days=90)
 
 
-def test_events_past_the_cap_are_ignored(policy: Policy) -> None:
-    """A ticket keeps at most max_events events; more are ignored, bounding its state."""
+def test_responses_past_the_cap_are_ignored(policy: Policy) -> None:
+    """A ticket keeps at most max_events events: later responses no decision needs are ignored."""
     tracker = Tracker(policy, max_events=3)
     state: TicketState | None = None
     for i in range(5):
-        state, _ = tracker.apply(state, event(TicketPaused, T0 + i * M), T0 + i * M)
+        state, _ = tracker.apply(state, event(TicketResponded, T0 + i * M), T0 + i * M)
     assert state is not None
     assert len(state.events) == 3
 

@@ -64,6 +64,7 @@ from worker.core.events import (
 from worker.core.policy import Policy, Target
 
 __all__ = [
+    "DEFAULT_OPEN_RETENTION",
     "DEFAULT_RETENTION",
     "MAX_EVENTS_PER_TICKET",
     "RunningTarget",
@@ -75,8 +76,13 @@ __all__ = [
 # Finished and orphan tickets are forgotten this long after their last activity, so state
 # stays bounded; long enough to absorb late duplicates and late responses.
 DEFAULT_RETENTION: Final = timedelta(days=7)
+# Open tickets are forgotten this long after their last event: a lost ticket.resolved (or a
+# tier without commitment, whose tickets nobody closes) must not keep a state forever.
+DEFAULT_OPEN_RETENTION: Final = timedelta(days=90)
 # A ticket keeps at most this many distinct events; real tickets have a handful, and the
-# cap bounds what a misbehaving producer can make one ticket cost. Events past it are ignored.
+# cap bounds what a misbehaving producer can make one ticket cost. Past it, the events no
+# decision needs make room (see ``_compact``); the others are always kept, and the shell's
+# bound on a stored state's size is what finally limits them.
 MAX_EVENTS_PER_TICKET: Final = 512
 # The clock of a fold that must see every fact its history holds.
 _END_OF_TIME: Final = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
@@ -683,13 +689,15 @@ class _Fold:
         pairs = sorted(zip(self.instants, self.outputs, strict=True), key=_INSTANT)
         return [output for _, output in pairs]
 
-    def close(self, retention: timedelta) -> tuple[tuple[RunningTarget, ...], datetime | None]:
+    def close(
+        self, retention: timedelta, open_retention: timedelta
+    ) -> tuple[tuple[RunningTarget, ...], datetime | None]:
         """Return the cycles still waiting for their fulfilment, and when the fold is next due.
 
         Next due: the next instant at which a warning or breach fires; for a finished ticket
         (no cycle running, or an orphan with no creation) the instant it is forgotten,
-        ``retention`` after its last event. Open tickets are never forgotten: their outcome
-        is still to come.
+        ``retention`` after its last event; for an open ticket, ``open_retention`` after its
+        last event at the latest (it is forgotten then: see ``Tracker.expired``).
         """
         running: list[RunningTarget] = []
         first: datetime | None = None
@@ -713,9 +721,36 @@ class _Fold:
                 due = cycle.next_at
             if first is None or due < first:
                 first = due
-        if not running and self.last_at is not None:
-            first = self.last_at + retention
+        last_at = self.last_at
+        if last_at is not None and not running:
+            first = last_at + retention
+        elif last_at is not None and (first is None or last_at + open_retention < first):
+            first = last_at + open_retention
         return tuple(running), first
+
+
+def _compact(events: tuple[InputEvent, ...], excess: int) -> tuple[InputEvent, ...]:
+    """Drop up to ``excess`` events that no decision needs, the newest first.
+
+    Those are the responses after a ticket's first one in event time (only the first fulfils
+    ``first_response``; a resolution fulfils both targets itself) and the creations after its
+    first (a second creation changes nothing). Resolutions, reopenings, pauses, resumptions
+    and updates are never dropped: each may change a decision.
+    """
+    droppable: list[int] = []
+    seen_response = seen_created = False
+    for position, event in enumerate(events):
+        kind = type(event)
+        if kind is TicketResponded:
+            if seen_response:
+                droppable.append(position)
+            seen_response = True
+        elif kind is TicketCreated:
+            if seen_created:
+                droppable.append(position)
+            seen_created = True
+    dropped = set(droppable[-excess:])
+    return tuple(event for position, event in enumerate(events) if position not in dropped)
 
 
 class Tracker:
@@ -726,10 +761,12 @@ class Tracker:
         policy: Policy,
         *,
         retention: timedelta = DEFAULT_RETENTION,
+        open_retention: timedelta = DEFAULT_OPEN_RETENTION,
         max_events: int = MAX_EVENTS_PER_TICKET,
     ) -> None:
         self.policy = policy
         self.retention = retention
+        self.open_retention = open_retention
         self.max_events = max_events
         # Derived from the (frozen) policy on first use and kept: a handful of entries each.
         self._plans: dict[tuple[str, str], tuple[_Plan, _Plan]] = {}
@@ -766,8 +803,6 @@ class Tracker:
         if state is None:
             return self._settle(event.ticket_id, (event,), (), clock)
         known = state.events
-        if len(known) >= self.max_events:
-            return state, []
         event_id = event.event_id
         for other in known:
             if other.event_id == event_id:
@@ -783,6 +818,10 @@ class Tracker:
             ordered = list(known)
             insort(ordered, event, key=event_order)
             events = tuple(ordered)
+        if len(events) > self.max_events:
+            events = _compact(events, len(events) - self.max_events)
+            if not any(kept is event for kept in events):
+                return state, []  # the event itself was one no decision needs
         return self._settle(state.ticket_id, events, state.emitted, clock)
 
     def advance(
@@ -796,6 +835,15 @@ class Tracker:
         if state.due_at is None or clock < state.due_at:
             return state, []
         return self._settle(state.ticket_id, state.events, state.emitted, clock)
+
+    @staticmethod
+    def expired(old: TicketState | None, new: TicketState | None) -> bool:
+        """Whether a transition from ``old`` to ``new`` forgot a ticket still open.
+
+        Only open-ticket retention does that (a finished ticket has no running target); the
+        shell counts it (``sla_tickets_expired_total``) and logs it.
+        """
+        return new is None and old is not None and bool(old.running)
 
     def emitted_outputs(self, state: TicketState, *, detected_at: datetime) -> list[OutputEvent]:
         """Rebuild the outputs already emitted for a ticket, to publish them again (same ids).
@@ -818,7 +866,9 @@ class Tracker:
         fold = _Fold(self, clock, emitted)
         fold.run(ticket_id, events)
         outputs = fold.ordered_outputs()
-        running, due_at = fold.close(self.retention)
+        running, due_at = fold.close(self.retention, self.open_retention)
+        if running and fold.last_at is not None and clock >= fold.last_at + self.open_retention:
+            return None, outputs  # open, but silent for too long: forgotten (see expired)
         finished = not running
         later = fold.later
         if later:
