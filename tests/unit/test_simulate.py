@@ -205,7 +205,7 @@ def test_replay_leaves_its_objects_to_the_oldest_generation(
     gc.collect()
     gc.callbacks.append(record)
     try:
-        outputs = list(simulation.run(events, until=END))
+        outputs = list(simulation.run(events, until=T0 + 2 * H))
         assert collections == []  # none started by the allocations right after the replay
     finally:
         gc.callbacks.remove(record)

@@ -1,0 +1,18 @@
+"""Every test under ``tests/e2e/`` is marked ``e2e``: ``-m "not e2e"`` leaves them all out.
+
+A hook rather than a ``pytestmark`` line in each file: a new file here is marked too.
+"""
+
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own hook deselects by marker (-m)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the items collected from this folder ``e2e``."""
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.e2e)
