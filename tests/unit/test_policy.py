@@ -19,7 +19,7 @@ from worker.core.policy import (
     WarningThreshold,
     parse_policy,
 )
-from worker.edge.policy_file import load_policy
+from worker.edge.policy_file import load_policy, policy_digest
 
 DROP = ...  # an override removing that key (see conftest.py)
 POLICIES = Path(__file__).resolve().parents[2] / "deploy" / "policies"
@@ -939,3 +939,294 @@ def test_format_duration_refuses_negative_seconds() -> None:
 
     with pytest.raises(DurationError, match="must not be negative"):
         format_duration(-1)
+
+
+# --- country calendars ---------------------------------------------------------------------
+
+HOLIDAYS = f"{CAL}.holidays"
+US_2026 = {
+    date(2026, 11, 11): "Veterans Day (US)",
+    date(2026, 11, 26): "Thanksgiving Day (US)",
+    date(2026, 12, 25): "Christmas Day (US)",
+}
+CA_2026 = {date(2026, 11, 27): "Day After Thanksgiving (US-CA)"}
+
+
+class FakeSource:
+    """A HolidaySource with a few days of 2026."""
+
+    def __init__(self, name: str, days: dict[date, str]) -> None:
+        self.name = name
+        self.days = days
+
+    def closed_days(self, year: int) -> dict[date, str]:
+        return {day: name for day, name in self.days.items() if day.year == year}
+
+
+class FakeCatalog:
+    """A HolidayCatalog of three countries: US (with CA and NY), DE (with BY, 57) and IS."""
+
+    version = "holidays 9.9"
+
+    def countries(self) -> frozenset[str]:
+        return frozenset({"US", "DE", "IS"})
+
+    def subdivisions(self, country: str) -> dict[str, str]:
+        return {
+            "US": {"CA": "CA", "NY": "NY", "California": "CA"},
+            "DE": {"BY": "BY", "Bayern": "BY", "57": "57"},
+        }.get(country, {})
+
+    def source(self, country: str, subdivision: str | None) -> FakeSource:
+        if subdivision == "CA":
+            return FakeSource("US-CA", {**US_2026, **CA_2026})
+        return FakeSource(country if subdivision is None else f"{country}-{subdivision}", US_2026)
+
+
+def country_problems(data: object) -> list[tuple[str, str]]:
+    """Return the problems parse_policy reports for ``data`` with the fake catalog."""
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(data, source="p.yaml", holiday_catalog=FakeCatalog())
+    return caught.value.problems
+
+
+US_CA = {"country": "US", "subdivision": "CA", "dates": ["2026-12-24"], "except": ["2026-11-27"]}
+
+
+def test_a_country_calendar_parses(policy_data: PolicyData) -> None:
+    """A calendar naming a country closes on its holidays, plus dates, minus except."""
+    policy = parse_policy(policy_data(**{HOLIDAYS: US_CA}), holiday_catalog=FakeCatalog())
+    us = policy.calendars["us-business"]
+    assert isinstance(us, BusinessCalendar)
+    assert us.public_holidays is not None
+    assert us.public_holidays.name == "US-CA"
+    assert us.holidays == (date(2026, 12, 24),)
+    assert us.worked_holidays == (date(2026, 11, 27),)
+    assert policy.holiday_data == "holidays 9.9"
+    wednesday = datetime(2026, 11, 25, 23, tzinfo=UTC)  # 15:00 PST
+    # Thursday is Thanksgiving; Friday, a public holiday in California, is worked.
+    assert us.deadline(wednesday, timedelta(hours=4)) == datetime(2026, 11, 27, 19, tzinfo=UTC)
+
+
+def test_a_country_calendar_without_a_subdivision(policy_data: PolicyData) -> None:
+    """subdivision and the lists are optional."""
+    policy = parse_policy(
+        policy_data(**{HOLIDAYS: {"country": "DE"}}), holiday_catalog=FakeCatalog()
+    )
+    us = policy.calendars["us-business"]
+    assert isinstance(us, BusinessCalendar)
+    assert us.public_holidays is not None
+    assert us.public_holidays.name == "DE"
+    assert (us.holidays, us.worked_holidays) == ((), ())
+
+
+def test_holiday_data_is_empty_without_a_country_calendar(policy_data: PolicyData) -> None:
+    """A policy whose calendars list their dates does not depend on the holiday data."""
+    assert parse_policy(policy_data(), holiday_catalog=FakeCatalog()).holiday_data == ""
+    assert parse_policy(policy_data()).holiday_data == ""
+
+
+COUNTRY_CODES = "(ISO 3166-1 alpha-2 codes in holidays 9.9: DE, IS, US)"
+US_SUBDIVISIONS = "(subdivisions in holidays 9.9: CA, NY)"
+
+
+@pytest.mark.parametrize(
+    ("holidays", "place", "message"),
+    [
+        pytest.param(
+            {},
+            f"{HOLIDAYS}.country",
+            "missing: the ISO 3166-1 code of the country whose public holidays close the "
+            "calendar, such as US (a calendar without one lists its dates: holidays: [...])",
+            id="no-country",
+        ),
+        pytest.param(
+            {"country": "XX"},
+            f"{HOLIDAYS}.country",
+            f"unknown country 'XX' {COUNTRY_CODES}",
+            id="unknown-country",
+        ),
+        pytest.param(
+            {"country": "us"},
+            f"{HOLIDAYS}.country",
+            f"unknown country 'us': did you mean 'US'? {COUNTRY_CODES}",
+            id="lower-case-country",
+        ),
+        pytest.param(
+            {"country": 1},
+            f"{HOLIDAYS}.country",
+            "expected a country code such as 'US', got the number 1",
+            id="country-number",
+        ),
+        pytest.param(
+            {"country": "US", "subdivision": "ZZ"},
+            f"{HOLIDAYS}.subdivision",
+            f"unknown subdivision 'ZZ' of US {US_SUBDIVISIONS}",
+            id="unknown-subdivision",
+        ),
+        pytest.param(
+            {"country": "US", "subdivision": "California"},
+            f"{HOLIDAYS}.subdivision",
+            f"unknown subdivision 'California' of US: did you mean 'CA'? {US_SUBDIVISIONS}",
+            id="subdivision-name",
+        ),
+        pytest.param(
+            {"country": "US", "subdivision": "us-ca"},
+            f"{HOLIDAYS}.subdivision",
+            f"unknown subdivision 'us-ca' of US: did you mean 'CA'? {US_SUBDIVISIONS}",
+            id="subdivision-with-country",
+        ),
+        pytest.param(
+            {"country": "DE", "subdivision": 57},
+            f"{HOLIDAYS}.subdivision",
+            "expected a subdivision code such as 'CA', got the number 57: write it as text, '57'",
+            id="subdivision-number",
+        ),
+        pytest.param(
+            {"country": "DE", "subdivision": 5},
+            f"{HOLIDAYS}.subdivision",
+            "expected a subdivision code such as 'CA', got the number 5",
+            id="subdivision-other-number",
+        ),
+        pytest.param(
+            {"country": "IS", "subdivision": "1"},
+            f"{HOLIDAYS}.subdivision",
+            "IS has no subdivisions in holidays 9.9: remove subdivision",
+            id="no-subdivisions",
+        ),
+        pytest.param(
+            {"country": "US", "subdivision": "CA", "except": ["2026-11-28"]},
+            f"{HOLIDAYS}.except.0",
+            "2026-11-28 is not a public holiday in US-CA (holidays 9.9); that month: "
+            "2026-11-11 Veterans Day (US), 2026-11-26 Thanksgiving Day (US), "
+            "2026-11-27 Day After Thanksgiving (US-CA)",
+            id="except-not-a-holiday",
+        ),
+        pytest.param(
+            {"country": "US", "except": ["2026-02-02"]},
+            f"{HOLIDAYS}.except.0",
+            "2026-02-02 is not a public holiday in US (holidays 9.9)",
+            id="except-in-a-month-without-holidays",
+        ),
+        pytest.param(
+            {"country": "US", "dates": ["2026-11-26"], "except": ["2026-11-26"]},
+            f"{HOLIDAYS}.except.0",
+            "2026-11-26 is also under dates: a day is closed or worked",
+            id="except-and-dates",
+        ),
+        pytest.param(
+            {"country": "US", "except": ["2026-11-26", date(2026, 11, 26)]},
+            f"{HOLIDAYS}.except.1",
+            "worked holiday 2026-11-26 is listed twice",
+            id="except-twice",
+        ),
+        pytest.param(
+            {"country": "US", "dates": ["2026-13-01"]},
+            f"{HOLIDAYS}.dates.0",
+            "'2026-13-01' is not a calendar date",
+            id="bad-date",
+        ),
+        pytest.param(
+            {"country": "US", "except": "2026-11-26"},
+            f"{HOLIDAYS}.except",
+            "expected a list of dates such as '2026-12-25', got the text '2026-11-26'",
+            id="except-not-a-list",
+        ),
+        pytest.param(
+            {"country": "US", "subdivison": "CA"},
+            f"{HOLIDAYS}.subdivison",
+            "unknown key 'subdivison': did you mean 'subdivision'? "
+            "(expected: country, subdivision, dates, except)",
+            id="unknown-key",
+        ),
+    ],
+)
+def test_country_calendar_problems(
+    policy_data: PolicyData, holidays: dict[str, Any], place: str, message: str
+) -> None:
+    """Each mistake in a country calendar is one problem at its place, naming what is valid."""
+    assert country_problems(policy_data(**{HOLIDAYS: holidays})) == [(place, message)]
+
+
+def test_a_country_calendar_needs_holiday_data(policy_data: PolicyData) -> None:
+    """parse_policy without a holiday catalog refuses a calendar naming a country."""
+    assert problems_of(policy_data(**{HOLIDAYS: {"country": "US"}})) == [
+        (
+            f"{HOLIDAYS}.country",
+            "this loader has no holiday data: load the policy with sla-worker "
+            "(worker.edge.policy_file), which reads it from the holidays package",
+        )
+    ]
+
+
+COUNTRY_YAML = """\
+version: 1
+name: us-support
+priorities: [P1]
+calendars:
+  us-business:
+    timezone: America/Los_Angeles
+    weekly: {mon-fri: ["09:00-17:00"]}
+    holidays:
+      country: US
+      subdivision: CA
+      dates: ["2026-12-24"]
+      except: ["2026-11-27"]
+tiers:
+  gold:
+    commitment: sla
+    objective: 0.99
+    calendar: us-business
+    targets:
+      first_response: {P1: 8h}
+"""
+
+
+def test_load_policy_hashes_the_holiday_data_of_a_country_calendar(tmp_path: Path) -> None:
+    """With a country calendar, the hash covers the file's bytes and the holidays version."""
+    import hashlib
+
+    path = write(tmp_path, COUNTRY_YAML)
+    policy = load_policy(path)
+    assert policy.holiday_data == "holidays 0.109"
+    assert policy.sha256 == hashlib.sha256(COUNTRY_YAML.encode() + b"\0holidays 0.109").hexdigest()
+    assert policy.sha256 == policy_digest(COUNTRY_YAML.encode(), "holidays 0.109")
+    faked = load_policy(path, holiday_catalog=FakeCatalog())
+    assert faked.holiday_data == "holidays 9.9"
+    assert faked.sha256 == policy_digest(COUNTRY_YAML.encode(), "holidays 9.9")
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda path: path.stem)
+def test_shipped_policies_do_not_depend_on_holiday_data(path: Path) -> None:
+    """The shipped policies list their dates: their hash is still the file's own digest."""
+    import hashlib
+
+    policy = load_policy(path)
+    assert policy.holiday_data == ""
+    assert policy.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_load_policy_places_country_problems_on_their_line(tmp_path: Path) -> None:
+    """An unknown country or subdivision is one problem with its line, listing the valid codes."""
+    text = COUNTRY_YAML.replace("country: US", "country: XX")
+    with pytest.raises(PolicyError) as caught:
+        load_policy(write(tmp_path, text))
+    ((place, message),) = caught.value.problems
+    assert place == "calendars.us-business.holidays.country"
+    assert message.startswith(
+        "unknown country 'XX' (ISO 3166-1 alpha-2 codes in holidays 0.109: AD, AE, AF,"
+    )
+    assert ", DE, " in message
+    assert message.endswith(", ZW) (line 9)")
+    text = COUNTRY_YAML.replace("subdivision: CA", "subdivision: Bavaria").replace(
+        "country: US", "country: DE"
+    )
+    with pytest.raises(PolicyError) as caught:
+        load_policy(write(tmp_path, text))
+    assert caught.value.problems == [
+        (
+            "calendars.us-business.holidays.subdivision",
+            "unknown subdivision 'Bavaria' of DE (subdivisions in holidays 0.109: Augsburg, "
+            "BB, BE, BW, BY, HB, HE, HH, MV, NI, NW, RP, SH, SL, SN, ST, TH) (line 10)",
+        )
+    ]

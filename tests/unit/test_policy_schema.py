@@ -12,12 +12,16 @@ from jsonschema import Draft202012Validator
 
 from worker.core.errors import PolicyError
 from worker.core.policy import parse_policy
+from worker.edge.holiday_calendars import HolidaysPackage
 
 DROP = ...  # an override removing that key (see conftest.py)
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "schemas" / "policy.v1.json").read_text(encoding="utf-8"))
 SHIPPED = sorted((ROOT / "deploy" / "policies").glob("*.yaml"))
 VALIDATOR = Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+HOLIDAYS = "calendars.us-business.holidays"
+# The loader as sla-worker runs it: country calendars answered by the holidays package.
+CATALOG = HolidaysPackage()
 
 PolicyData = Callable[..., dict[str, Any]]
 
@@ -71,6 +75,33 @@ def test_the_default_test_policy_is_valid(policy_data: PolicyData) -> None:
 
 
 @pytest.mark.parametrize(
+    "holidays",
+    [
+        pytest.param(
+            {
+                "country": "US",
+                "subdivision": "CA",
+                "dates": ["2026-12-24"],
+                "except": ["2026-11-27"],
+            },
+            id="issue-example",
+        ),
+        pytest.param({"country": "DE"}, id="country-only"),
+        pytest.param({"country": "DE", "subdivision": "BY", "except": []}, id="empty-except"),
+        pytest.param({"country": "FR", "subdivision": "Zone A"}, id="subdivision-not-iso"),
+        pytest.param([], id="empty-list"),
+    ],
+)
+def test_holiday_forms_are_valid_for_schema_and_loader(
+    policy_data: PolicyData, holidays: object
+) -> None:
+    """Both forms of holidays (a list, or a country with dates and except) pass both checks."""
+    data = policy_data(**{HOLIDAYS: holidays})
+    assert errors(data) == []
+    parse_policy(data, holiday_catalog=CATALOG)
+
+
+@pytest.mark.parametrize(
     "overrides",
     [
         pytest.param({"tier": {}}, id="unknown-top-level-key"),
@@ -85,6 +116,18 @@ def test_the_default_test_policy_is_valid(policy_data: PolicyData) -> None:
         pytest.param({"calendars.us-business.weekly": {"mon": ["24:00-24:00"]}}, id="window-24"),
         pytest.param({"calendars.us-business.holidays": ["25/12/2026"]}, id="holiday"),
         pytest.param({"calendars.us-business.holidays": ["2026-02-30"]}, id="holiday-date"),
+        pytest.param({HOLIDAYS: "2026-12-25"}, id="holidays-text"),
+        pytest.param({HOLIDAYS: {"subdivision": "CA"}}, id="holidays-without-country"),
+        pytest.param({HOLIDAYS: {"country": "us"}}, id="country-lower-case"),
+        pytest.param({HOLIDAYS: {"country": "USA"}}, id="country-alpha-3"),
+        pytest.param({HOLIDAYS: {"country": "DE", "subdivision": 57}}, id="subdivision-number"),
+        pytest.param({HOLIDAYS: {"country": "US", "subdivision": ""}}, id="subdivision-empty"),
+        pytest.param({HOLIDAYS: {"country": "US", "date": ["2026-12-24"]}}, id="holidays-key"),
+        pytest.param({HOLIDAYS: {"country": "US", "dates": ["24/12/2026"]}}, id="dates-format"),
+        pytest.param(
+            {HOLIDAYS: {"country": "US", "except": ["2026-11-26", "2026-11-26"]}}, id="except-twice"
+        ),
+        pytest.param({HOLIDAYS: {"country": "US", "except": "2026-11-26"}}, id="except-text"),
         pytest.param({"warnings": ["100%"]}, id="warning-100%"),
         pytest.param({"warnings": ["0%"]}, id="warning-0%"),
         pytest.param({"warnings": ["0s"]}, id="warning-0s"),
@@ -118,4 +161,4 @@ def test_invalid_policies_are_rejected_by_schema_and_loader(
     data = policy_data(**overrides)
     assert errors(data), "the schema accepted it"
     with pytest.raises(PolicyError):
-        parse_policy(data)
+        parse_policy(data, holiday_catalog=CATALOG)

@@ -15,20 +15,27 @@ every level; names (policy, priorities, calendars, tiers) are letters, digits, `
 ``objective`` is required for ``sla``/``slo`` and refused for ``none``, as are a ``none``
 tier's ``targets`` and ``warnings``; an ``sla``/``slo`` tier needs at least one target.
 One mistake is reported once: what it makes unusable elsewhere is not reported again.
+
+A calendar's ``holidays`` is a list of dates, or a mapping naming a country (and a
+subdivision) whose public holidays close it, with extra ``dates`` and the public holidays
+worked anyway (``except``). Which countries and subdivisions exist, and their holidays, come
+from a :class:`HolidayCatalog` the caller passes in (the edge adapts the ``holidays`` package:
+``worker/edge/holiday_calendars.py``); an ``except`` date must be one of the public holidays.
 """
 
 import difflib
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from fractions import Fraction
 from itertools import pairwise
 from types import MappingProxyType
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from worker.core.calendars import TWENTY_FOUR_SEVEN, BusinessCalendar, Calendar
+from worker.core.calendars import TWENTY_FOUR_SEVEN, BusinessCalendar, Calendar, HolidaySource
 from worker.core.durations import parse_duration
 from worker.core.errors import DurationError, PolicyError
 
@@ -38,6 +45,7 @@ __all__ = [
     "DEFAULT_PAUSABLE",
     "POLICY_VERSION",
     "TARGETS",
+    "HolidayCatalog",
     "Policy",
     "Target",
     "Tier",
@@ -56,6 +64,7 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _BUILT_IN_CALENDAR = TWENTY_FOUR_SEVEN.name
 _TOP_KEYS = ("version", "name", "priorities", "calendars", "warnings", "tiers")
 _CALENDAR_KEYS = ("timezone", "weekly", "holidays")
+_HOLIDAYS_KEYS = ("country", "subdivision", "dates", "except")
 _TIER_KEYS = ("commitment", "objective", "calendar", "targets", "warnings")
 _TARGET_KEYS = ("within", "calendar", "pausable")
 # Names become Prometheus label values, topic message fields and dotted places in error
@@ -70,6 +79,28 @@ _DAY_S = 86_400
 
 
 # --- model ---------------------------------------------------------------------------------
+
+
+class HolidayCatalog(Protocol):
+    """Where country calendars find public holidays: which places exist, and their holidays.
+
+    ``version`` names the holiday data (``holidays 0.109``): it is part of a policy's meaning.
+    """
+
+    version: str
+
+    def countries(self) -> Collection[str]:
+        """Return the ISO 3166-1 alpha-2 codes of the countries known (``US``, ``DE``...)."""
+
+    def subdivisions(self, country: str) -> Mapping[str, str]:
+        """Return every spelling of a subdivision of a known ``country`` mapped to its code.
+
+        Each code maps to itself, other names to the code (``Bayern`` to ``BY``); empty when
+        the country has no subdivisions.
+        """
+
+    def source(self, country: str, subdivision: str | None) -> HolidaySource:
+        """Return the public holidays of a known ``country`` (and known ``subdivision``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +170,10 @@ class Policy:
     """A validated policy file (docs/policy.md).
 
     ``calendars`` holds the built-in ``24x7`` and every calendar the file defines, by name;
-    ``sha256`` is the hex digest of the file's bytes (empty when not read from a file).
+    ``sha256`` identifies the policy (empty when not read from a file): the hex digest of the
+    file's bytes, followed, when ``holiday_data`` is set, by a NUL byte and its text.
+    ``holiday_data`` names the holiday data country calendars use (``holidays 0.109``), and is
+    empty when no calendar names a country.
     """
 
     version: int
@@ -149,6 +183,7 @@ class Policy:
     warnings: tuple[WarningThreshold, ...]
     tiers: Mapping[str, Tier]
     sha256: str
+    holiday_data: str = ""
 
     def target_for(self, tier: str, priority: str, target: str) -> Target | None:
         """Return the target a ticket of ``tier`` and ``priority`` has for ``target``.
@@ -395,10 +430,10 @@ def _parse_weekly(
     return result
 
 
-def _parse_holidays(value: object, place: str, out: _Problems) -> list[date]:
-    """Return the holiday dates of a ``holidays`` list (ISO text or YAML dates)."""
+def _parse_dates(value: object, place: str, what: str, out: _Problems) -> list[tuple[str, date]]:
+    """Return ``(place, date)`` for each valid date of a list of dates (ISO text or YAML dates)."""
     items = _list(value, place, "dates such as '2026-12-25'", out)
-    holidays: list[date] = []
+    days: list[tuple[str, date]] = []
     for index, item in enumerate(items or []):
         item_place = _at(place, index)
         day: date | None = None
@@ -413,11 +448,136 @@ def _parse_holidays(value: object, place: str, out: _Problems) -> list[date]:
         else:
             out.add(item_place, f"expected a date such as '2026-12-25', got {_kind(item)}")
             continue
-        if day in holidays:
-            out.add(item_place, f"holiday {day.isoformat()} is listed twice")
+        if any(day == seen for _, seen in days):
+            out.add(item_place, f"{what} {day.isoformat()} is listed twice")
             continue
-        holidays.append(day)
-    return holidays
+        days.append((item_place, day))
+    return days
+
+
+@dataclass(frozen=True, slots=True)
+class _Holidays:
+    """What a calendar's ``holidays`` says: listed dates, public holidays, worked ones."""
+
+    dates: tuple[date, ...]
+    public: HolidaySource | None = None
+    worked: tuple[date, ...] = ()
+
+
+def _parse_country(
+    value: object, place: str, catalog: HolidayCatalog, out: _Problems
+) -> str | None:
+    """Return the country code of ``holidays.country`` if the catalog knows it."""
+    if not isinstance(value, str):
+        out.add(place, f"expected a country code such as 'US', got {_kind(value)}")
+        return None
+    known = catalog.countries()
+    if value in known:
+        return value
+    hint = f": did you mean {value.upper()!r}?" if value.upper() in known else ""
+    out.add(
+        place,
+        f"unknown country {value!r}{hint} (ISO 3166-1 alpha-2 codes in {catalog.version}: "
+        f"{', '.join(sorted(known))})",
+    )
+    return None
+
+
+def _parse_subdivision(
+    value: object, place: str, country: str, catalog: HolidayCatalog, out: _Problems
+) -> str | None:
+    """Return the subdivision code of ``holidays.subdivision`` if the catalog knows it."""
+    spellings = catalog.subdivisions(country)
+    if not spellings:
+        out.add(place, f"{country} has no subdivisions in {catalog.version}: remove subdivision")
+        return None
+    if not isinstance(value, str):
+        hint = f": write it as text, '{value}'" if str(value) in spellings else ""
+        out.add(place, f"expected a subdivision code such as 'CA', got {_kind(value)}{hint}")
+        return None
+    if spellings.get(value) == value:
+        return value
+    # A name or another spelling of a code ('Bayern', 'by', 'US-CA'): suggest the code.
+    folded = {spelling.casefold(): code for spelling, code in spellings.items()}
+    text = value.casefold()
+    code = folded.get(text) or folded.get(text.removeprefix(f"{country.casefold()}-"))
+    hint = f": did you mean {code!r}?" if code else ""
+    out.add(
+        place,
+        f"unknown subdivision {value!r} of {country}{hint} (subdivisions in {catalog.version}: "
+        f"{', '.join(sorted(set(spellings.values())))})",
+    )
+    return None
+
+
+def _check_worked(
+    worked: list[tuple[str, date]],
+    dates: list[tuple[str, date]],
+    public: HolidaySource,
+    catalog: HolidayCatalog,
+    out: _Problems,
+) -> None:
+    """Record each ``except`` date that is also under ``dates`` or is no public holiday."""
+    closed = {day for _, day in dates}
+    for place, day in worked:
+        if day in closed:
+            out.add(place, f"{day.isoformat()} is also under dates: a day is closed or worked")
+            continue
+        names = public.closed_days(day.year)
+        if day not in names:
+            month = [
+                f"{other.isoformat()} {name}"
+                for other, name in sorted(names.items())
+                if other.month == day.month
+            ]
+            out.add(
+                place,
+                f"{day.isoformat()} is not a public holiday in {public.name} "
+                f"({catalog.version})" + (f"; that month: {', '.join(month)}" if month else ""),
+            )
+
+
+def _parse_holidays(
+    value: object, place: str, catalog: HolidayCatalog | None, out: _Problems
+) -> _Holidays | None:
+    """Return a calendar's holidays: a list of dates, or ``{country, subdivision, dates, except}``.
+
+    Return None when the mapping form has a problem (recorded).
+    """
+    if not isinstance(value, dict):
+        return _Holidays(tuple(day for _, day in _parse_dates(value, place, "holiday", out)))
+    before = out.count()
+    _unknown_keys(value, place, _HOLIDAYS_KEYS, out)
+    dates = _parse_dates(value.get("dates", []), _at(place, "dates"), "holiday", out)
+    worked = _parse_dates(value.get("except", []), _at(place, "except"), "worked holiday", out)
+    country_place = _at(place, "country")
+    if "country" not in value:
+        out.add(
+            country_place,
+            "missing: the ISO 3166-1 code of the country whose public holidays close the "
+            "calendar, such as US (a calendar without one lists its dates: holidays: [...])",
+        )
+        return None
+    if catalog is None:
+        out.add(
+            country_place,
+            "this loader has no holiday data: load the policy with sla-worker "
+            "(worker.edge.policy_file), which reads it from the holidays package",
+        )
+        return None
+    country = _parse_country(value["country"], country_place, catalog, out)
+    subdivision = None
+    if country is not None and "subdivision" in value:
+        subdivision = _parse_subdivision(
+            value["subdivision"], _at(place, "subdivision"), country, catalog, out
+        )
+    if out.count() != before or country is None:
+        return None
+    public = catalog.source(country, subdivision)
+    _check_worked(worked, dates, public, catalog, out)
+    if out.count() != before:
+        return None
+    return _Holidays(tuple(day for _, day in dates), public, tuple(day for _, day in worked))
 
 
 def _parse_timezone(value: object, place: str, out: _Problems) -> ZoneInfo | None:
@@ -432,7 +592,9 @@ def _parse_timezone(value: object, place: str, out: _Problems) -> ZoneInfo | Non
         return None
 
 
-def _parse_calendar(name: str, value: object, place: str, out: _Problems) -> Calendar | None:
+def _parse_calendar(
+    name: str, value: object, place: str, catalog: HolidayCatalog | None, out: _Problems
+) -> Calendar | None:
     """Return the business calendar a ``calendars.<name>`` entry defines."""
     spec = _mapping(value, place, "timezone, weekly and holidays", out)
     if spec is None:
@@ -449,18 +611,25 @@ def _parse_calendar(name: str, value: object, place: str, out: _Problems) -> Cal
         weekly = _parse_weekly(spec["weekly"], _at(place, "weekly"), out)
     else:
         out.add(_at(place, "weekly"), "missing: the open windows, such as mon-fri: ['09:00-17:00']")
-    holidays = _parse_holidays(spec.get("holidays", []), _at(place, "holidays"), out)
-    if out.count() != before or timezone is None or weekly is None:
+    holidays = _parse_holidays(spec.get("holidays", []), _at(place, "holidays"), catalog, out)
+    if out.count() != before or timezone is None or weekly is None or holidays is None:
         return None
     try:
-        return BusinessCalendar(name, timezone, weekly, holidays)
+        return BusinessCalendar(
+            name,
+            timezone,
+            weekly,
+            holidays.dates,
+            public_holidays=holidays.public,
+            worked_holidays=holidays.worked,
+        )
     except ValueError as error:  # defensive: everything it refuses is checked above
         out.add(place, str(error))
         return None
 
 
 def _parse_calendars(
-    data: dict[object, object], out: _Problems
+    data: dict[object, object], catalog: HolidayCatalog | None, out: _Problems
 ) -> tuple[dict[str, Calendar], set[str] | None]:
     """Return the valid calendars by name (24x7 included) and every name the file defines.
 
@@ -481,7 +650,7 @@ def _parse_calendars(
         name = _name(key, place, "calendar name", out)
         if name is None:
             continue
-        calendar = _parse_calendar(name, value, place, out)
+        calendar = _parse_calendar(name, value, place, catalog, out)
         if calendar is not None:
             calendars[name] = calendar
     return calendars, defined
@@ -723,10 +892,18 @@ def _parse_tier(name: str, value: object, place: str, ctx: _Context, out: _Probl
     )
 
 
-def parse_policy(data: object, *, source: str = "<policy>", sha256: str = "") -> Policy:
+def parse_policy(
+    data: object,
+    *,
+    source: str = "<policy>",
+    sha256: str = "",
+    holiday_catalog: HolidayCatalog | None = None,
+) -> Policy:
     """Validate a parsed policy file and return it as a :class:`Policy`.
 
-    ``source`` names the file in the error; ``sha256`` is stored on the policy. Raise
+    ``source`` names the file in the error; ``sha256`` is stored on the policy as given;
+    ``holiday_catalog`` answers for calendars that name a country (without one, such a
+    calendar is a problem), and its version becomes the policy's ``holiday_data``. Raise
     :class:`~worker.core.errors.PolicyError` listing every problem found, each with its dotted
     place, when anything is wrong: an invalid policy is refused as a whole.
     """
@@ -745,7 +922,7 @@ def parse_policy(data: object, *, source: str = "<policy>", sha256: str = "") ->
     else:
         out.add("name", "missing: the policy's name, shown in metrics and output events")
     priorities = _parse_priorities(data, out)
-    calendars, defined = _parse_calendars(data, out)
+    calendars, defined = _parse_calendars(data, holiday_catalog, out)
     warnings = _parse_warnings(data.get("warnings", []), "warnings", out)
     ctx = _Context(priorities, calendars, defined, warnings)
     tiers: dict[str, Tier] = {}
@@ -765,6 +942,10 @@ def parse_policy(data: object, *, source: str = "<policy>", sha256: str = "") ->
                 tiers[tier_name] = tier
     if out.items or name is None or priorities is None:
         raise PolicyError(source, out.items)
+    countries = any(
+        isinstance(calendar, BusinessCalendar) and calendar.public_holidays is not None
+        for calendar in calendars.values()
+    )
     return Policy(
         version=version,
         name=name,
@@ -773,4 +954,5 @@ def parse_policy(data: object, *, source: str = "<policy>", sha256: str = "") ->
         warnings=warnings,
         tiers=MappingProxyType(tiers),
         sha256=sha256,
+        holiday_data=holiday_catalog.version if countries and holiday_catalog else "",
     )

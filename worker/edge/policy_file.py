@@ -3,8 +3,11 @@
 Edge module: the only place that reads policy files and knows YAML. It turns every failure
 (a missing file, bytes that are not UTF-8, YAML syntax, a key given twice, an invalid policy)
 into one :class:`~worker.core.errors.PolicyError` whose problems carry their line in the file.
+It hands ``parse_policy`` the holiday data of country calendars (the ``holidays`` package,
+``worker/edge/holiday_calendars.py``), whose version then becomes part of the policy's hash.
 """
 
+import dataclasses
 import hashlib
 from os import PathLike
 from pathlib import Path
@@ -13,9 +16,10 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from worker.core.errors import PolicyError
-from worker.core.policy import Policy, parse_policy
+from worker.core.policy import HolidayCatalog, Policy, parse_policy
+from worker.edge.holiday_calendars import HolidaysPackage
 
-__all__ = ["load_policy"]
+__all__ = ["load_policy", "policy_digest"]
 
 _FILE = "(file)"
 
@@ -106,12 +110,27 @@ def _read_yaml(source: str, text: str) -> tuple[object, Node | None]:
     return data, node
 
 
-def load_policy(path: str | PathLike[str]) -> Policy:
+def policy_digest(raw: bytes, holiday_data: str = "") -> str:
+    """Return a policy's sha256: of the file's bytes, then a NUL and ``holiday_data`` if any.
+
+    A calendar that names a country closes on what the holiday data says; a new release of
+    it may add or move a holiday, so the same file under other data is another policy.
+    """
+    return hashlib.sha256(
+        raw + (b"\0" + holiday_data.encode() if holiday_data else b"")
+    ).hexdigest()
+
+
+def load_policy(
+    path: str | PathLike[str], *, holiday_catalog: HolidayCatalog | None = None
+) -> Policy:
     """Read, validate and return the policy file at ``path``.
 
     Raise :class:`~worker.core.errors.PolicyError` naming every problem, each with its dotted
     place and ``(line N)``; a file that cannot be read or parsed is one problem with place
-    ``(file)`` or ``line L, column C``. ``Policy.sha256`` is the digest of the file's bytes.
+    ``(file)`` or ``line L, column C``. Calendars naming a country take their holidays from
+    ``holiday_catalog`` (default: the ``holidays`` package). ``Policy.sha256`` is
+    :func:`policy_digest` of the file's bytes and ``Policy.holiday_data``.
     """
     source = str(path)
     try:
@@ -119,7 +138,7 @@ def load_policy(path: str | PathLike[str]) -> Policy:
     except OSError as error:
         reason = error.strerror or str(error)
         raise PolicyError(source, [(_FILE, f"cannot read the file: {reason}")]) from None
-    digest = hashlib.sha256(raw).hexdigest()
+    digest = policy_digest(raw)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -132,12 +151,16 @@ def load_policy(path: str | PathLike[str]) -> Policy:
     lines: dict[str, int] = {}
     problems: list[tuple[str, str]] = []
     _index(node, "", lines, problems)
+    catalog = HolidaysPackage() if holiday_catalog is None else holiday_catalog
     try:
-        policy = parse_policy(data, source=source, sha256=digest)
+        policy = parse_policy(data, source=source, sha256=digest, holiday_catalog=catalog)
     except PolicyError as error:
         problems.extend(error.problems)
     else:
         if not problems:
+            if policy.holiday_data:
+                digest = policy_digest(raw, policy.holiday_data)
+                policy = dataclasses.replace(policy, sha256=digest)
             return policy
     located = []
     for place, message in problems:
