@@ -16,6 +16,8 @@ The default policy has three tiers, all on priorities P1..P4:
 
 ``make_event(kind, at, ticket="T1", **fields)`` returns an input event of class ``kind`` with a
 fresh ``event_id``; a ``TicketCreated`` defaults to ``tier="gold"``, ``priority="P1"``.
+``make_running(deadline, **fields)`` returns a running target cycle (what the tracker reports
+for metrics), gold P1 first response by default, not paused.
 
 The factories hold no state worth resetting (event ids only ever grow): the fixtures are
 session-scoped, so module-scoped fixtures may use them too.
@@ -31,8 +33,9 @@ import pytest
 
 from worker.core.events import TicketCreated, TicketEvent
 from worker.core.policy import Policy, parse_policy
+from worker.core.tracker import RunningTarget
 
-__all__ = ["DROP", "build_event", "build_policy", "build_policy_data"]
+__all__ = ["DROP", "build_event", "build_policy", "build_policy_data", "build_running"]
 
 _Event = TypeVar("_Event", bound=TicketEvent)
 
@@ -106,6 +109,18 @@ def build_event(kind: type[_Event], at: datetime, ticket: str = "T1", **fields: 
     return kind(event_id=f"e{next(_event_ids)}", ticket_id=ticket, occurred_at=at, **fields)
 
 
+def build_running(
+    deadline: datetime | None,
+    *,
+    tier: str = "gold",
+    priority: str = "P1",
+    target: str = "first_response",
+    paused: bool = False,
+) -> RunningTarget:
+    """Return a running target cycle with ``deadline`` (None: none), gold P1 first response."""
+    return RunningTarget(tier, priority, target, deadline, paused)
+
+
 @pytest.fixture(scope="session")
 def policy_data() -> Callable[..., dict[str, Any]]:
     """Factory of policy data: ``policy_data(**overrides) -> dict``."""
@@ -122,3 +137,9 @@ def make_policy() -> Callable[..., Policy]:
 def make_event() -> Callable[..., TicketEvent]:
     """Factory of input events: ``make_event(kind, at, ticket="T1", **fields)``."""
     return build_event
+
+
+@pytest.fixture(scope="session")
+def make_running() -> Callable[..., RunningTarget]:
+    """Factory of running target cycles: ``make_running(deadline, tier=..., paused=...)``."""
+    return build_running

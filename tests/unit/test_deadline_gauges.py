@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,8 @@ from hypothesis import strategies as st
 from worker.core.policy import TARGETS
 from worker.core.tracker import RunningTarget
 from worker.edge.deadline_gauges import LabelSet, RunningTargets, SortedFloats
+
+MakeRunning = Callable[..., RunningTarget]
 
 # Monday 23 November 2026, 10:00 UTC.
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -33,17 +36,6 @@ Snapshot = dict[LabelSet, tuple[int, int, list[float], int]]
 def snapshot(table: RunningTargets) -> Snapshot:
     """Every entry as plain values: running, paused, sorted deadlines, sum in microseconds."""
     return {key: (e.running, e.paused, list(e.deadlines), e.sum_us) for key, e in table.items()}
-
-
-def running(
-    deadline: datetime | None,
-    *,
-    tier: str = "gold",
-    priority: str = "P1",
-    target: str = "first_response",
-    paused: bool = False,
-) -> RunningTarget:
-    return RunningTarget(tier, priority, target, deadline, paused)
 
 
 def rebuilt(targets: list[RunningTarget]) -> RunningTargets:
@@ -97,12 +89,14 @@ def test_sorted_floats_behave_as_a_sorted_list(initial: list[float], ops: list[A
 # --- the table of running targets ------------------------------------------------------------
 
 
-def test_entries_count_running_and_paused_and_keep_deadlines_sorted_with_an_exact_sum() -> None:
+def test_entries_count_running_and_paused_and_keep_deadlines_sorted_with_an_exact_sum(
+    make_running: MakeRunning,
+) -> None:
     """Each label set counts its running and paused cycles, its deadlines sorted, their sum
     in whole microseconds."""
     table = RunningTargets(LABEL_SETS)
     late, early = T0 + 2 * H + 7 * timedelta(microseconds=1), T0 + H
-    table.update([], [running(late), running(early), running(None, paused=True)])
+    table.update([], [make_running(late), make_running(early), make_running(None, paused=True)])
     entry = snapshot(table)[("gold", "P1", "first_response")]
     us = (late - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
     us += (early - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
@@ -110,10 +104,10 @@ def test_entries_count_running_and_paused_and_keep_deadlines_sorted_with_an_exac
     assert [key for key, _ in table.items()] == LABEL_SETS  # in the order it was built with
 
 
-def test_label_sets_the_table_was_not_built_with_are_ignored() -> None:
+def test_label_sets_the_table_was_not_built_with_are_ignored(make_running: MakeRunning) -> None:
     """A ticket stored under an older policy adds nothing, in an update or a rebuild."""
     table = RunningTargets(LABEL_SETS)
-    retired = running(T0 + H, tier="platinum")
+    retired = make_running(T0 + H, tier="platinum")
     assert ("platinum", "P1", "first_response") not in table
     assert ("gold", "P1", "first_response") in table
     table.update([], [retired])
@@ -121,10 +115,10 @@ def test_label_sets_the_table_was_not_built_with_are_ignored() -> None:
     assert snapshot(rebuilt([retired])) == snapshot(RunningTargets(LABEL_SETS))
 
 
-def test_removing_what_was_never_added_is_harmless() -> None:
+def test_removing_what_was_never_added_is_harmless(make_running: MakeRunning) -> None:
     """A stale `before` (e.g. across a rebuild) never drives a count below zero."""
     table = RunningTargets(LABEL_SETS)
-    table.update([running(T0 + H), running(None, paused=True)], [])
+    table.update([make_running(T0 + H), make_running(None, paused=True)], [])
     assert snapshot(table) == snapshot(RunningTargets(LABEL_SETS))
 
 
@@ -162,12 +156,14 @@ def test_incremental_updates_equal_a_rebuild_from_scratch(
     assert snapshot(incremental) == snapshot(RunningTargets(LABEL_SETS))
 
 
-def test_rebuild_in_parts_equals_one_rebuild_and_changes_nothing_before_done() -> None:
+def test_rebuild_in_parts_equals_one_rebuild_and_changes_nothing_before_done(
+    make_running: MakeRunning,
+) -> None:
     """A rebuild fed ticket by ticket ends where one rebuild with every target does, and the
     table keeps its old figures until ``done()``."""
-    targets = [running(T0 + H), running(T0 + 2 * H, priority="P2"), running(None)]
+    targets = [make_running(T0 + H), make_running(T0 + 2 * H, priority="P2"), make_running(None)]
     parts = RunningTargets(LABEL_SETS)
-    parts.update([], [running(T0 + 5 * H)])
+    parts.update([], [make_running(T0 + 5 * H)])
     before = snapshot(parts)
     rebuild = parts.rebuild()
     for target in targets:

@@ -40,6 +40,8 @@ from worker.edge.metrics import (
 )
 from worker.simulate import Simulation
 
+MakeRunning = Callable[..., RunningTarget]
+
 # Monday 23 November 2026, 10:00 UTC.
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -425,23 +427,14 @@ def test_outputs_with_labels_the_policy_does_not_name_are_not_exported(policy: P
 # --- running targets -----------------------------------------------------------------------
 
 
-def running(
-    deadline: datetime | None,
-    *,
-    tier: str = "gold",
-    priority: str = "P1",
-    target: str = "first_response",
-    paused: bool = False,
-) -> RunningTarget:
-    return RunningTarget(tier, priority, target, deadline, paused)
-
-
-def test_time_to_breach_buckets_and_next_deadline_at_now(policy: Policy) -> None:
+def test_time_to_breach_buckets_and_next_deadline_at_now(
+    policy: Policy, make_running: MakeRunning
+) -> None:
     """Buckets count deadline - now <= le (overdue in le=0); next deadline is after now."""
     now = T0
     offsets_s = [-10, 100, 600, 1000, 5000, 100_000]
     metrics = Metrics(policy)
-    metrics.reset_running([running(now + s * S) for s in offsets_s] + [running(None)])
+    metrics.reset_running([make_running(now + s * S) for s in offsets_s] + [make_running(None)])
     labels = {"tier": "gold", "priority": "P1", "target": "first_response"}
     expected = {
         "0.0": 1,
@@ -480,14 +473,14 @@ def test_time_to_breach_buckets_and_next_deadline_at_now(policy: Policy) -> None
     assert value(metrics, "sla_next_deadline_timestamp_seconds", now + 30 * H, **labels) == 0
 
 
-def test_running_and_paused_counts(policy: Policy) -> None:
+def test_running_and_paused_counts(policy: Policy, make_running: MakeRunning) -> None:
     metrics = Metrics(policy)
     metrics.update_running(
         [],
         [
-            running(T0 + H),
-            running(None, target="resolution", paused=True),
-            running(None, tier="free"),
+            make_running(T0 + H),
+            make_running(None, target="resolution", paused=True),
+            make_running(None, tier="free"),
         ],
     )
     assert (
@@ -523,7 +516,7 @@ def test_running_and_paused_counts(policy: Policy) -> None:
         )
         == 1
     )
-    metrics.update_running([running(T0 + H)], [])
+    metrics.update_running([make_running(T0 + H)], [])
     assert (
         value(
             metrics,
@@ -548,12 +541,12 @@ def test_running_and_paused_counts(policy: Policy) -> None:
     )
 
 
-def test_reset_replaces_everything(policy: Policy) -> None:
+def test_reset_replaces_everything(policy: Policy, make_running: MakeRunning) -> None:
     metrics = Metrics(policy)
-    metrics.update_running([], [running(T0 + H), running(T0 + 2 * H, priority="P2")])
-    metrics.reset_running([running(T0 + 3 * H)])
+    metrics.update_running([], [make_running(T0 + H), make_running(T0 + 2 * H, priority="P2")])
+    metrics.reset_running([make_running(T0 + 3 * H)])
     expected = Metrics(policy)
-    expected.update_running([], [running(T0 + 3 * H)])
+    expected.update_running([], [make_running(T0 + 3 * H)])
     assert metrics.render(None, T0) == expected.render(None, T0)
 
 
