@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
+from collections.abc import Callable
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -92,19 +92,20 @@ def tracker(policy: Policy) -> Tracker:
     return Tracker(policy)
 
 
-_ids = itertools.count()
+Created = Callable[..., TicketCreated]
+MakeEvent = Callable[..., InputEvent]
 
 
-def created(
-    at: datetime = T0, *, tier: str = "enterprise", priority: str = "P1", ticket: str = "T1"
-) -> TicketCreated:
-    return TicketCreated(
-        event_id=f"e{next(_ids)}", ticket_id=ticket, occurred_at=at, tier=tier, priority=priority
-    )
+@pytest.fixture(scope="module")
+def created(make_event: MakeEvent) -> Created:
+    """Creations by the shared event factory: ticket T1, enterprise P1, at T0 by default."""
 
+    def create(
+        at: datetime = T0, *, tier: str = "enterprise", priority: str = "P1", ticket: str = "T1"
+    ) -> TicketCreated:
+        return make_event(TicketCreated, at, ticket, tier=tier, priority=priority)
 
-def event(cls: type[InputEvent], at: datetime, ticket: str = "T1", **fields: str) -> InputEvent:
-    return cls(event_id=f"e{next(_ids)}", ticket_id=ticket, occurred_at=at, **fields)  # type: ignore[arg-type]
+    return create
 
 
 def simulate(tracker: Tracker, events: list[InputEvent], until: datetime) -> list[OutputEvent]:
@@ -139,10 +140,12 @@ def comparable(outputs: list[OutputEvent]) -> set[tuple[object, ...]]:
 # --- seed scenarios --------------------------------------------------------------------------
 
 
-def test_answered_in_1h59m_is_met(tracker: Tracker) -> None:
+def test_answered_in_1h59m_is_met(
+    tracker: Tracker, created: Created, make_event: MakeEvent
+) -> None:
     """A 2h P1 answered after 1h59m meets its target, after every warning has fired."""
     outputs = simulate(
-        tracker, [created(), event(TicketResponded, T0 + 1 * H + 59 * M)], T0 + 3 * H
+        tracker, [created(), make_event(TicketResponded, T0 + 1 * H + 59 * M)], T0 + 3 * H
     )
     first = [o for o in outputs if o.target == "first_response"]
     assert summary(first) == [
@@ -159,9 +162,13 @@ def test_answered_in_1h59m_is_met(tracker: Tracker) -> None:
     assert met.target_seconds == 7200
 
 
-def test_answered_in_2h01m_is_breached(tracker: Tracker) -> None:
+def test_answered_in_2h01m_is_breached(
+    tracker: Tracker, created: Created, make_event: MakeEvent
+) -> None:
     """The same P1 answered after 2h01m breaches at the deadline, then is measured late."""
-    outputs = simulate(tracker, [created(), event(TicketResponded, T0 + 2 * H + 1 * M)], T0 + 3 * H)
+    outputs = simulate(
+        tracker, [created(), make_event(TicketResponded, T0 + 2 * H + 1 * M)], T0 + 3 * H
+    )
     first = [o for o in outputs if o.target == "first_response" and not isinstance(o, SlaWarning)]
     assert summary(first) == [
         ("breached", "T1:first_response:1", (T0 + 2 * H).isoformat()),
@@ -180,9 +187,11 @@ def test_answered_in_2h01m_is_breached(tracker: Tracker) -> None:
     assert late.elapsed_seconds == 7260
 
 
-def test_response_exactly_at_deadline_is_met(tracker: Tracker) -> None:
+def test_response_exactly_at_deadline_is_met(
+    tracker: Tracker, created: Created, make_event: MakeEvent
+) -> None:
     """A fulfilment at exactly the deadline is met (the breach is the clock passing it)."""
-    outputs = simulate(tracker, [created(), event(TicketResponded, T0 + 2 * H)], T0 + 5 * H)
+    outputs = simulate(tracker, [created(), make_event(TicketResponded, T0 + 2 * H)], T0 + 5 * H)
     kinds = {
         (type(o).__name__, getattr(o, "outcome", None))
         for o in outputs
@@ -192,7 +201,7 @@ def test_response_exactly_at_deadline_is_met(tracker: Tracker) -> None:
     assert ("SlaBreached", None) not in kinds
 
 
-def test_temporal_p0_opened_saturday_night_counts_24x7() -> None:
+def test_temporal_p0_opened_saturday_night_counts_24x7(created: Created) -> None:
     """A Temporal P0 opened late on a Saturday is due 30 minutes later, weekend or not."""
     temporal = Tracker(load_policy(POLICIES / "temporal-enterprise.yaml"))
     saturday_night = datetime(2026, 11, 28, 23, 50, tzinfo=UTC)
@@ -203,7 +212,7 @@ def test_temporal_p0_opened_saturday_night_counts_24x7() -> None:
     assert breach.deadline == saturday_night + 30 * M
 
 
-def test_cloudflare_pro_never_breaches() -> None:
+def test_cloudflare_pro_never_breaches(created: Created, make_event: MakeEvent) -> None:
     """A Cloudflare Pro ticket is measured but never warned about or breached."""
     cloudflare = load_policy(POLICIES / "cloudflare.yaml")
     pro = next(name for name, tier in cloudflare.tiers.items() if tier.commitment == "none")
@@ -212,7 +221,7 @@ def test_cloudflare_pro_never_breaches() -> None:
     outputs = simulate(tracker, [opened], T0 + 60 * 24 * H)
     assert outputs == []
     outputs = simulate(
-        tracker, [opened, event(TicketResponded, T0 + 30 * 24 * H)], T0 + 60 * 24 * H
+        tracker, [opened, make_event(TicketResponded, T0 + 30 * 24 * H)], T0 + 60 * 24 * H
     )
     assert [type(o) for o in outputs] == [TargetFulfilled]
     assert isinstance(outputs[0], TargetFulfilled)
@@ -220,7 +229,7 @@ def test_cloudflare_pro_never_breaches() -> None:
     assert outputs[0].elapsed_seconds == 30 * 24 * 3600
 
 
-def test_business_calendar_counts_only_open_hours(tracker: Tracker) -> None:
+def test_business_calendar_counts_only_open_hours(tracker: Tracker, created: Created) -> None:
     """A business-tier 8h target opened Friday 16:00 is due Monday 16:00; 75% warns Monday 14:00."""
     friday = datetime(2026, 11, 27, 16, 0, tzinfo=UTC)
     outputs = simulate(tracker, [created(friday, tier="business")], friday + 5 * 24 * H)
@@ -238,7 +247,7 @@ def test_business_calendar_counts_only_open_hours(tracker: Tracker) -> None:
 # --- transitions -------------------------------------------------------------------------------
 
 
-def test_duplicate_event_changes_nothing(tracker: Tracker) -> None:
+def test_duplicate_event_changes_nothing(tracker: Tracker, created: Created) -> None:
     """Applying the same event_id twice is a no-op: same state, no outputs."""
     opened = created()
     state, _ = tracker.apply(None, opened, T0)
@@ -247,9 +256,11 @@ def test_duplicate_event_changes_nothing(tracker: Tracker) -> None:
     assert outputs == []
 
 
-def test_response_before_creation_is_held(tracker: Tracker) -> None:
+def test_response_before_creation_is_held(
+    tracker: Tracker, created: Created, make_event: MakeEvent
+) -> None:
     """A response that arrives before its creation waits for it, then counts as in order."""
-    state, outputs = tracker.apply(None, event(TicketResponded, T0 + 10 * M), T0 + 10 * M)
+    state, outputs = tracker.apply(None, make_event(TicketResponded, T0 + 10 * M), T0 + 10 * M)
     assert outputs == []
     assert state is not None
     state, outputs = tracker.apply(state, created(), T0 + 10 * M)
@@ -259,9 +270,11 @@ def test_response_before_creation_is_held(tracker: Tracker) -> None:
     ]
 
 
-def test_event_stamped_before_creation_counts_at_creation(tracker: Tracker) -> None:
+def test_event_stamped_before_creation_counts_at_creation(
+    tracker: Tracker, created: Created, make_event: MakeEvent
+) -> None:
     """A response stamped before the creation (clock skew) counts as immediate."""
-    outputs = simulate(tracker, [created(), event(TicketResponded, T0 - 5 * M)], T0 + H)
+    outputs = simulate(tracker, [created(), make_event(TicketResponded, T0 - 5 * M)], T0 + H)
     fulfilled = next(o for o in outputs if isinstance(o, TargetFulfilled))
     assert fulfilled.elapsed_seconds == 0
 
@@ -283,9 +296,11 @@ def test_priority_change_reevaluates_from_original_start(
     update_after: timedelta,
     expected_deadline: datetime,
     breached_at_once: bool,
+    created: Created,
+    make_event: MakeEvent,
 ) -> None:
     """A priority change re-evaluates the running target from its original start."""
-    update = event(TicketUpdated, T0 + update_after, priority=new_priority)
+    update = make_event(TicketUpdated, T0 + update_after, priority=new_priority)
     outputs = simulate(tracker, [created(priority="P3"), update], T0 + 10 * H)
     breach = next(o for o in outputs if isinstance(o, SlaBreached) and o.target == "first_response")
     assert breach.deadline == expected_deadline
@@ -296,10 +311,12 @@ def test_priority_change_reevaluates_from_original_start(
         assert breach.detected_at == T0 + update_after
 
 
-def test_priority_change_to_slower_target_avoids_breach(tracker: Tracker) -> None:
+def test_priority_change_to_slower_target_avoids_breach(
+    tracker: Tracker, created: Created, make_event: MakeEvent
+) -> None:
     """Lowering the priority before the deadline pushes the deadline out; no breach at 2h."""
-    update = event(TicketUpdated, T0 + 1 * H, priority="P2")
-    respond = event(TicketResponded, T0 + 3 * H)
+    update = make_event(TicketUpdated, T0 + 1 * H, priority="P2")
+    respond = make_event(TicketResponded, T0 + 3 * H)
     outputs = simulate(tracker, [created(), update, respond], T0 + 10 * H)
     first = [o for o in outputs if o.target == "first_response"]
     assert not any(isinstance(o, SlaBreached) for o in first)
@@ -307,55 +324,69 @@ def test_priority_change_to_slower_target_avoids_breach(tracker: Tracker) -> Non
     assert (outcome.outcome, outcome.priority, outcome.deadline) == ("met", "P2", T0 + 4 * H)
 
 
-def test_warnings_fired_before_update_are_not_repeated(tracker: Tracker) -> None:
+def test_warnings_fired_before_update_are_not_repeated(
+    tracker: Tracker, created: Created, make_event: MakeEvent
+) -> None:
     """Each threshold fires at most once per cycle, even when a change moves its instant."""
-    update = event(TicketUpdated, T0 + 70 * M, priority="P2")  # after 50% of 2h
+    update = make_event(TicketUpdated, T0 + 70 * M, priority="P2")  # after 50% of 2h
     outputs = simulate(tracker, [created(), update], T0 + 10 * H)
     ids = [o.id for o in outputs if isinstance(o, SlaWarning) and o.target == "first_response"]
     assert len(ids) == len(set(ids)) == 4
 
 
-def test_pause_stops_resolution_clock_not_first_response(tracker: Tracker) -> None:
+def test_pause_stops_resolution_clock_not_first_response(
+    tracker: Tracker, created: Created, make_event: MakeEvent
+) -> None:
     """A 1h pause pushes the pausable resolution deadline by 1h and leaves first response alone."""
     events = [
         created(),
-        event(TicketPaused, T0 + 1 * H),
-        event(TicketResumed, T0 + 2 * H),
+        make_event(TicketPaused, T0 + 1 * H),
+        make_event(TicketResumed, T0 + 2 * H),
     ]
     outputs = simulate(tracker, events, T0 + 10 * H)
     breaches = {o.target: o.deadline for o in outputs if isinstance(o, SlaBreached)}
     assert breaches == {"first_response": T0 + 2 * H, "resolution": T0 + 5 * H}
 
 
-def test_resolve_while_paused_counts_until_the_pause(tracker: Tracker) -> None:
+def test_resolve_while_paused_counts_until_the_pause(
+    tracker: Tracker, created: Created, make_event: MakeEvent
+) -> None:
     """Resolving a paused ticket is met, with counted time stopping at the pause."""
-    events = [created(), event(TicketPaused, T0 + 1 * H), event(TicketResolved, T0 + 9 * H)]
+    events = [
+        created(),
+        make_event(TicketPaused, T0 + 1 * H),
+        make_event(TicketResolved, T0 + 9 * H),
+    ]
     outputs = simulate(tracker, events, T0 + 10 * H)
     resolution = next(o for o in outputs if isinstance(o, SlaOutcome) and o.target == "resolution")
     assert (resolution.outcome, resolution.elapsed_seconds) == ("met", 3600)
 
 
-def test_pause_and_resume_edge_cases_are_ignored(tracker: Tracker) -> None:
+def test_pause_and_resume_edge_cases_are_ignored(
+    tracker: Tracker, created: Created, make_event: MakeEvent
+) -> None:
     """A resume without a pause, and a second pause, change nothing."""
     events = [
         created(),
-        event(TicketResumed, T0 + 10 * M),
-        event(TicketPaused, T0 + 1 * H),
-        event(TicketPaused, T0 + 90 * M),
-        event(TicketResumed, T0 + 2 * H),
+        make_event(TicketResumed, T0 + 10 * M),
+        make_event(TicketPaused, T0 + 1 * H),
+        make_event(TicketPaused, T0 + 90 * M),
+        make_event(TicketResumed, T0 + 2 * H),
     ]
     outputs = simulate(tracker, events, T0 + 10 * H)
     breach = next(o for o in outputs if isinstance(o, SlaBreached) and o.target == "resolution")
     assert breach.deadline == T0 + 5 * H
 
 
-def test_reopen_starts_a_new_resolution_cycle(tracker: Tracker) -> None:
+def test_reopen_starts_a_new_resolution_cycle(
+    tracker: Tracker, created: Created, make_event: MakeEvent
+) -> None:
     """A reopened ticket gets a fresh resolution cycle, numbered 2, from the reopen instant."""
     events = [
         created(),
-        event(TicketResolved, T0 + 1 * H),
-        event(TicketReopened, T0 + 2 * H),
-        event(TicketReopened, T0 + 3 * H),  # already open: no third cycle
+        make_event(TicketResolved, T0 + 1 * H),
+        make_event(TicketReopened, T0 + 2 * H),
+        make_event(TicketReopened, T0 + 3 * H),  # already open: no third cycle
     ]
     outputs = simulate(tracker, events, T0 + 10 * H)
     rows = summary([o for o in outputs if not isinstance(o, SlaWarning)])
@@ -366,19 +397,23 @@ def test_reopen_starts_a_new_resolution_cycle(tracker: Tracker) -> None:
     assert ("outcome", "T1:first_response:1", "met") in rows
 
 
-def test_reopen_of_an_open_ticket_is_ignored(tracker: Tracker) -> None:
+def test_reopen_of_an_open_ticket_is_ignored(
+    tracker: Tracker, created: Created, make_event: MakeEvent
+) -> None:
     """Reopening a ticket that was never resolved starts nothing."""
-    outputs = simulate(tracker, [created(), event(TicketReopened, T0 + H)], T0 + 10 * H)
+    outputs = simulate(tracker, [created(), make_event(TicketReopened, T0 + H)], T0 + 10 * H)
     assert {o.cycle for o in outputs} == {1}
 
 
-def test_second_creation_and_second_response_change_nothing(tracker: Tracker) -> None:
+def test_second_creation_and_second_response_change_nothing(
+    tracker: Tracker, created: Created, make_event: MakeEvent
+) -> None:
     """Only the first creation and the first response count."""
     events = [
         created(),
         created(T0 + H, priority="P3"),
-        event(TicketResponded, T0 + 30 * M),
-        event(TicketResponded, T0 + 3 * H),
+        make_event(TicketResponded, T0 + 30 * M),
+        make_event(TicketResponded, T0 + 3 * H),
     ]
     outputs = simulate(tracker, events, T0 + 10 * H)
     first = [o for o in outputs if o.target == "first_response" and not isinstance(o, SlaWarning)]
@@ -388,31 +423,37 @@ def test_second_creation_and_second_response_change_nothing(tracker: Tracker) ->
     ]
 
 
-def test_tier_change_to_no_commitment_stops_deadlines(tracker: Tracker) -> None:
+def test_tier_change_to_no_commitment_stops_deadlines(
+    tracker: Tracker, created: Created, make_event: MakeEvent
+) -> None:
     """Moving a ticket to a tier without commitment removes its deadlines."""
     outputs = simulate(
-        tracker, [created(), event(TicketUpdated, T0 + 10 * M, tier="pro")], T0 + 100 * H
+        tracker, [created(), make_event(TicketUpdated, T0 + 10 * M, tier="pro")], T0 + 100 * H
     )
     assert all(isinstance(o, SlaWarning) is False for o in outputs)
     assert outputs == []
 
 
-def test_unknown_tier_after_policy_change_is_measured_only(policy: Policy) -> None:
+def test_unknown_tier_after_policy_change_is_measured_only(
+    policy: Policy, created: Created, make_event: MakeEvent
+) -> None:
     """A stored ticket whose tier the new policy lacks is measured, never breached."""
     tracker = Tracker(policy)
     outputs = simulate(
         tracker,
-        [created(tier="gone"), event(TicketResponded, T0 + 100 * H)],
+        [created(tier="gone"), make_event(TicketResponded, T0 + 100 * H)],
         T0 + 200 * H,
     )
     assert [type(o) for o in outputs] == [TargetFulfilled]
 
 
-def test_future_event_waits_for_the_clock(tracker: Tracker) -> None:
+def test_future_event_waits_for_the_clock(
+    tracker: Tracker, created: Created, make_event: MakeEvent
+) -> None:
     """Outputs of an event stamped after the clock are emitted once the clock reaches them."""
     state, outputs = tracker.apply(None, created(), T0)
     assert state is not None
-    state, outputs = tracker.apply(state, event(TicketResponded, T0 + 3 * H), T0 + H)
+    state, outputs = tracker.apply(state, make_event(TicketResponded, T0 + 3 * H), T0 + H)
     assert summary(outputs) == [("warning", "T1:first_response:1:50%", (T0 + H).isoformat())]
     assert state is not None
     assert state.due_at is not None
@@ -421,7 +462,7 @@ def test_future_event_waits_for_the_clock(tracker: Tracker) -> None:
     assert ("breached", "T1:first_response:1", (T0 + 2 * H).isoformat()) in summary(outputs)
 
 
-def test_advance_before_due_is_a_no_op(tracker: Tracker) -> None:
+def test_advance_before_due_is_a_no_op(tracker: Tracker, created: Created) -> None:
     """Advancing to a clock before the next due instant changes nothing."""
     state, _ = tracker.apply(None, created(), T0)
     assert state is not None
@@ -429,35 +470,37 @@ def test_advance_before_due_is_a_no_op(tracker: Tracker) -> None:
     assert (again, outputs) == (state, [])
 
 
-def test_finished_ticket_is_forgotten_after_retention(tracker: Tracker) -> None:
+def test_finished_ticket_is_forgotten_after_retention(
+    tracker: Tracker, created: Created, make_event: MakeEvent
+) -> None:
     """A resolved ticket is dropped 7 days after its last event, an orphan likewise."""
     state, _ = tracker.apply(None, created(), T0)
-    state, _ = tracker.apply(state, event(TicketResolved, T0 + H), T0 + H)
+    state, _ = tracker.apply(state, make_event(TicketResolved, T0 + H), T0 + H)
     assert state is not None
     assert state.due_at == T0 + H + timedelta(days=7)
     kept, _ = tracker.advance(state, T0 + H + timedelta(days=6))
     assert kept is state
     gone, outputs = tracker.advance(state, T0 + H + timedelta(days=7))
     assert (gone, outputs) == (None, [])
-    orphan, _ = tracker.apply(None, event(TicketResolved, T0, ticket="T9"), T0)
+    orphan, _ = tracker.apply(None, make_event(TicketResolved, T0, ticket="T9"), T0)
     assert orphan is not None
     assert orphan.due_at == T0 + timedelta(days=7)
     assert tracker.advance(orphan, T0 + timedelta(days=8)) == (None, [])
 
 
-def test_open_ticket_without_deadline_is_kept(tracker: Tracker) -> None:
+def test_open_ticket_without_deadline_is_kept(tracker: Tracker, created: Created) -> None:
     """An open ticket without a deadline stays until open retention (its outcome may come)."""
     state, _ = tracker.apply(None, created(tier="pro"), T0)
     assert state is not None
     assert state.due_at == T0 + timedelta(days=90)
 
 
-def test_responses_past_the_cap_are_ignored(policy: Policy) -> None:
+def test_responses_past_the_cap_are_ignored(policy: Policy, make_event: MakeEvent) -> None:
     """A ticket keeps at most max_events events: later responses no decision needs are ignored."""
     tracker = Tracker(policy, max_events=3)
     state: TicketState | None = None
     for i in range(5):
-        state, _ = tracker.apply(state, event(TicketResponded, T0 + i * M), T0 + i * M)
+        state, _ = tracker.apply(state, make_event(TicketResponded, T0 + i * M), T0 + i * M)
     assert state is not None
     assert len(state.events) == 3
 
@@ -549,7 +592,12 @@ def test_any_clock_schedule_gives_the_perfect_clock_outputs(
     fraction=st.floats(0, 1),
 )
 def test_fulfilled_by_the_deadline_never_breaches(
-    tracker: Tracker, tier: str, priority: str, fraction: float
+    tracker: Tracker,
+    tier: str,
+    priority: str,
+    fraction: float,
+    created: Created,
+    make_event: MakeEvent,
 ) -> None:
     """A first response at or before its deadline is met and never breached."""
     target = tracker.policy.target_for(tier, priority, "first_response")
@@ -558,7 +606,9 @@ def test_fulfilled_by_the_deadline_never_breaches(
     deadline = target.calendar.deadline(T0, timedelta(seconds=target.within_s))
     respond_at = T0 + (deadline - T0) * fraction
     outputs = simulate(
-        tracker, [created(tier=tier, priority=priority), event(TicketResponded, respond_at)], END
+        tracker,
+        [created(tier=tier, priority=priority), make_event(TicketResponded, respond_at)],
+        END,
     )
     first = [o for o in outputs if o.target == "first_response"]
     assert not any(isinstance(o, SlaBreached) for o in first)
@@ -571,7 +621,7 @@ def test_fulfilled_by_the_deadline_never_breaches(
     priority=st.sampled_from(["P1", "P2", "P3", "P4"]),
 )
 def test_never_fulfilled_breaches_exactly_once_per_cycle(
-    tracker: Tracker, tier: str, priority: str
+    tracker: Tracker, tier: str, priority: str, created: Created
 ) -> None:
     """A ticket never answered breaches once per target that has a deadline, and once only."""
     outputs = simulate(tracker, [created(tier=tier, priority=priority)], END)
@@ -585,13 +635,15 @@ def test_never_fulfilled_breaches_exactly_once_per_cycle(
     assert sorted(breaches) == sorted(f"T1:{name}:1" for name in with_deadline)
 
 
-def test_pausable_first_response_and_short_budget(tracker: Tracker) -> None:
+def test_pausable_first_response_and_short_budget(
+    tracker: Tracker, created: Created, make_event: MakeEvent
+) -> None:
     """A pausable 10m first response answered during a pause counts until the pause; a 15m
     warning cannot fire on a 10m budget, the ratios do."""
     events = [
         created(tier="elite"),
-        event(TicketPaused, T0 + 8 * M),
-        event(TicketResponded, T0 + 30 * M),
+        make_event(TicketPaused, T0 + 8 * M),
+        make_event(TicketResponded, T0 + 30 * M),
     ]
     outputs = simulate(tracker, events, T0 + H)
     first = [o for o in outputs if o.target == "first_response"]
@@ -604,7 +656,9 @@ def test_pausable_first_response_and_short_budget(tracker: Tracker) -> None:
     assert outcome.deadline == T0 + 32 * M  # 10m budget, pushed by the 22m of pause so far
 
 
-def test_running_targets_describe_open_cycles(tracker: Tracker) -> None:
+def test_running_targets_describe_open_cycles(
+    tracker: Tracker, created: Created, make_event: MakeEvent
+) -> None:
     """The state lists each open cycle: its deadline, paused flag, no deadline once breached."""
     state, _ = tracker.apply(None, created(), T0)
     assert state is not None
@@ -612,7 +666,7 @@ def test_running_targets_describe_open_cycles(tracker: Tracker) -> None:
         RunningTarget("enterprise", "P1", "first_response", T0 + 2 * H, False),
         RunningTarget("enterprise", "P1", "resolution", T0 + 4 * H, False),
     )
-    state, _ = tracker.apply(state, event(TicketPaused, T0 + H), T0 + H)
+    state, _ = tracker.apply(state, make_event(TicketPaused, T0 + H), T0 + H)
     assert state is not None
     assert [(r.target, r.paused, r.deadline) for r in state.running] == [
         ("first_response", False, T0 + 2 * H),
@@ -621,14 +675,16 @@ def test_running_targets_describe_open_cycles(tracker: Tracker) -> None:
     state, _ = tracker.advance(state, T0 + 3 * H)
     assert state is not None
     assert state.running[0].deadline is None  # breached, still open
-    state, _ = tracker.apply(state, event(TicketResolved, T0 + 4 * H), T0 + 4 * H)
+    state, _ = tracker.apply(state, make_event(TicketResolved, T0 + 4 * H), T0 + 4 * H)
     assert state is not None
     assert state.running == ()
 
 
-def test_emitted_outputs_are_rebuilt_identically(tracker: Tracker) -> None:
+def test_emitted_outputs_are_rebuilt_identically(
+    tracker: Tracker, created: Created, make_event: MakeEvent
+) -> None:
     """Outputs recorded as emitted can be rebuilt after a crash, same ids and content."""
-    events = [created(), event(TicketResponded, T0 + 3 * H)]
+    events = [created(), make_event(TicketResponded, T0 + 3 * H)]
     state: TicketState | None = None
     emitted: list[OutputEvent] = []
     for ev in events:
@@ -641,11 +697,13 @@ def test_emitted_outputs_are_rebuilt_identically(tracker: Tracker) -> None:
     assert {o.id for o in rebuilt} == {o.id for o in emitted}
 
 
-def test_only_the_outputs_recorded_as_emitted_are_rebuilt(tracker: Tracker) -> None:
+def test_only_the_outputs_recorded_as_emitted_are_rebuilt(
+    tracker: Tracker, created: Created, make_event: MakeEvent
+) -> None:
     """Rebuilding republishes exactly the keys the state records, even an outcome alone."""
     state, outputs = tracker.apply(None, created(), T0)
     assert state is not None
-    state, outputs = tracker.apply(state, event(TicketResponded, T0 + H), T0 + H)
+    state, outputs = tracker.apply(state, make_event(TicketResponded, T0 + H), T0 + H)
     assert state is not None
     assert "first_response:1:fulfilled" in state.emitted
     partial = replace(state, emitted=("first_response:1:outcome",))
@@ -654,15 +712,17 @@ def test_only_the_outputs_recorded_as_emitted_are_rebuilt(tracker: Tracker) -> N
     assert rebuilt == [o for o in outputs if isinstance(o, SlaOutcome)]
 
 
-def test_outputs_are_complete_dataclass_values(tracker: Tracker) -> None:
+def test_outputs_are_complete_dataclass_values(
+    tracker: Tracker, created: Created, make_event: MakeEvent
+) -> None:
     """Outputs (built slot by slot, for speed) equal the same fields passed to the class."""
     events = [
         created(priority="P3"),
-        event(TicketUpdated, T0 + 30 * M, priority="P1"),
-        event(TicketPaused, T0 + H),
-        event(TicketResumed, T0 + 2 * H),
-        event(TicketResponded, T0 + 3 * H),
-        event(TicketResolved, T0 + 9 * H),
+        make_event(TicketUpdated, T0 + 30 * M, priority="P1"),
+        make_event(TicketPaused, T0 + H),
+        make_event(TicketResumed, T0 + 2 * H),
+        make_event(TicketResponded, T0 + 3 * H),
+        make_event(TicketResolved, T0 + 9 * H),
     ]
     outputs = simulate(tracker, events, END)
     assert {type(o) for o in outputs} == {SlaWarning, SlaBreached, SlaOutcome, TargetFulfilled}
