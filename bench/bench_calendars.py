@@ -6,7 +6,14 @@ Prints deadlines per second for the 24x7 calendar and for a business calendar
 (``WorkDayRule`` + ``HolidayRule`` in the same pytz zone), with the ratio. It also checks that
 both give the same deadlines, allowing for one documented difference: when a budget runs out
 exactly at closing time businesstimedelta answers the closing time, sla-worker the next
-opening. Figures only; no timing is asserted.
+opening.
+
+Then a country calendar (holidays of US-CA from the ``holidays`` package, loaded lazily year by
+year) against the same days given as an explicit list, on the same starts spread over
+2026-2028: deadlines per second of each and their ratio (the country calendar should stay
+within 10% of the list), the cost of the first deadline of a fresh country calendar (it loads
+the years it touches), and a check that both give the same deadlines. Figures only; no timing
+is asserted.
 
 Run: ``python bench/bench_calendars.py`` (with the package installed, as ``make bench`` does).
 """
@@ -21,6 +28,7 @@ import businesstimedelta
 import pytz
 
 from worker.core.calendars import TWENTY_FOUR_SEVEN, BusinessCalendar, Calendar
+from worker.edge.holiday_calendars import CountryHolidays
 
 ZONE = "America/Los_Angeles"
 HOLIDAYS = [
@@ -40,6 +48,8 @@ SUMMER_BREAK = [date(2026, 8, 3) + timedelta(days=n) for n in range(14)]
 # Starts per case; each figure is the best of REPEATS passes over them.
 STARTS = 1_000
 REPEATS = 5
+# Interleaved passes of the country-versus-list comparison, whose ratio matters more.
+ROUNDS = 30
 
 
 def starts_between(first: datetime, last: datetime, rng: random.Random) -> list[datetime]:
@@ -135,6 +145,46 @@ def main() -> None:
     ours = best_rate(lambda s: s + business.elapsed(s, s + week), year)
     theirs = best_rate(lambda s: s + rules.difference(s, s + week).timedelta, year)
     print(f"elapsed over a week: {ours:,.0f}/s vs btd {theirs:,.0f}/s ({ours / theirs:.1f}x)")
+
+    country_vs_list(weekly, rng)
+
+
+def country_vs_list(weekly: dict[int, list[tuple[int, int]]], rng: random.Random) -> None:
+    """Print deadlines/s of a US-CA country calendar and of the same days as a list."""
+    began = time.perf_counter()
+    source = CountryHolidays("US", "CA")
+    source_ms = (time.perf_counter() - began) * 1000
+    print(f"US-CA holiday source (imports holidays, paid at policy load): {source_ms:.0f} ms")
+    # The list holds every day the source closes in the years the starts and deadlines touch.
+    days = [day for year in range(2025, 2030) for day in source.closed_days(year)]
+    listed = BusinessCalendar("us-ca-listed", ZONE, weekly, days)
+    began = time.perf_counter()
+    country = BusinessCalendar("us-ca", ZONE, weekly, public_holidays=source)
+    first = datetime(2026, 3, 2, 17, tzinfo=UTC)
+    country.deadline(first, timedelta(hours=8))
+    cold_ms = (time.perf_counter() - began) * 1000
+    print(f"first deadline of a new US-CA country calendar (loads 2026-2027): {cold_ms:.2f} ms")
+    starts = starts_between(
+        datetime(2026, 1, 5, tzinfo=UTC), datetime(2028, 12, 1, tzinfo=UTC), rng
+    )
+    print(f"{'country vs list':<28}{'country/s':>14}{'list/s':>12}{'ratio':>8}  agreement")
+    for label, budget in (("8h", timedelta(hours=8)), ("72h", timedelta(hours=72))):
+        same = sum(country.deadline(s, budget) == listed.deadline(s, budget) for s in starts)
+        # The machine is shared and its speed drifts: many short passes, the two calendars
+        # in turn (in a random order each round), and the best pass of each.
+        best = {"country": 0.0, "list": 0.0}
+        calendars = [("country", country), ("list", listed)]
+        for _ in range(ROUNDS):
+            rng.shuffle(calendars)
+            for name, calendar in calendars:
+                began = time.perf_counter()
+                for start in starts:
+                    calendar.deadline(start, budget)
+                best[name] = max(best[name], len(starts) / (time.perf_counter() - began))
+        print(
+            f"{label:<28}{best['country']:>14,.0f}{best['list']:>12,.0f}"
+            f"{best['country'] / best['list']:>7.2f}x  {same} equal of {len(starts)}"
+        )
 
 
 if __name__ == "__main__":
