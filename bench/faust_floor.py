@@ -14,7 +14,7 @@ time runs from the first message the agent sees to the N-th, so start-up and the
 are left out, as they are for the worker.
 
 This is a benchmark aid, not part of the package: it imports faust, which only
-``worker/stream/app.py`` does in the product.
+``worker/stream/`` does in the product.
 """
 
 from __future__ import annotations
