@@ -8,12 +8,12 @@ measured only; free has commitment none.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from worker.core.calendars import TWENTY_FOUR_SEVEN, Pause
+from worker.core.calendars import TWENTY_FOUR_SEVEN, ClosedDay, Pause
 from worker.core.explain import CountedSpan, Explanation, explain_deadline, merge_pauses
 from worker.core.policy import Policy, Target
 
@@ -150,6 +150,23 @@ def test_explanation_names_the_policy_tier_and_calendar(make_policy: Callable[..
     assert (result.policy, result.policy_sha256) == (policy.name, policy.sha256)
     assert (result.commitment, result.calendar, result.pausable) == ("slo", "us-business", False)
     assert result.within_s == 8 * 3600
+
+
+def test_explanation_names_the_holidays_a_deadline_skipped(
+    make_policy: Callable[..., Policy],
+) -> None:
+    """The closed days that took open hours out of the counting are listed, with their names."""
+    policy = make_policy()
+    target = policy.target_for("silver", "P1", "first_response")
+    assert target is not None
+    result = explain_deadline(policy, "silver", "P1", target, at("2026-11-25T23:00:00Z"))
+    assert result.holidays == (ClosedDay(date(2026, 11, 26), "listed holiday"),)
+    assert str(result.holidays[0]) == "2026-11-26 listed holiday"
+    on_24x7 = policy.target_for("gold", "P1", "first_response")
+    assert on_24x7 is not None
+    assert (
+        explain_deadline(policy, "gold", "P1", on_24x7, at("2026-11-25T23:00:00Z")).holidays == ()
+    )
 
 
 @pytest.mark.parametrize(

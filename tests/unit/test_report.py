@@ -139,7 +139,7 @@ def test_explanation_json_with_a_deadline(make_policy: Callable[..., Policy]) ->
         "policy", "policy_sha256", "tier", "priority", "target", "commitment", "calendar",
         "timezone", "pausable", "start", "pauses", "target_seconds", "counting_starts_at",
         "counting_starts", "spans", "budget_used_at", "deadline", "deadline_local",
-        "no_deadline_reason",
+        "no_deadline_reason", "holidays",
     ]  # fmt: skip
     assert result == {
         "policy": "test-support",
@@ -170,6 +170,7 @@ def test_explanation_json_with_a_deadline(make_policy: Callable[..., Policy]) ->
         "deadline": "2026-11-27T17:00:00Z",
         "deadline_local": "2026-11-27T09:00:00-08:00",
         "no_deadline_reason": None,
+        "holidays": [{"date": "2026-11-26", "name": "listed holiday"}],
     }
 
 

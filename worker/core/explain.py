@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Literal
 
-from worker.core.calendars import BusinessCalendar, Pause
+from worker.core.calendars import BusinessCalendar, ClosedDay, Pause
 from worker.core.policy import Policy, Target
 
 __all__ = ["CountedSpan", "CountingStart", "Explanation", "explain_deadline", "merge_pauses"]
@@ -61,6 +61,7 @@ class Explanation:
     budget_used_at: datetime | None
     deadline_at: datetime | None
     no_deadline_reason: str | None
+    holidays: tuple[ClosedDay, ...] = ()
 
 
 def merge_pauses(pauses: Iterable[Pause]) -> tuple[Pause, ...]:
@@ -103,6 +104,7 @@ def explain_deadline(
     spans: list[CountedSpan] = []
     budget_used_at = deadline_at = None
     reason = None
+    holidays: tuple[ClosedDay, ...] = ()
     if target.within_s is None:
         if found.commitment == "none":
             reason = f"tier {tier!r} has commitment none"
@@ -115,6 +117,7 @@ def explain_deadline(
             total += end - begin
             spans.append(CountedSpan(begin, end, total))
         budget_used_at = spans[-1].end_at if spans else counting_at
+        holidays = calendar.named_holidays(start_at, deadline_at)
     return Explanation(
         policy=policy.name,
         policy_sha256=policy.sha256,
@@ -134,4 +137,5 @@ def explain_deadline(
         budget_used_at=budget_used_at,
         deadline_at=deadline_at,
         no_deadline_reason=reason,
+        holidays=holidays,
     )

@@ -132,7 +132,9 @@ def policy_ok_line(file: str, policy: Policy) -> str:
     count = len(policy.tiers)
     return (
         f"ok: {file} ({policy.name}, {count} tier{'s' if count != 1 else ''}, "
-        f"sha256 {policy.sha256[:12]})"
+        f"sha256 {policy.sha256[:12]}"
+        + (f", {policy.holiday_data}" if policy.holiday_data else "")
+        + ")"
     )
 
 
@@ -173,6 +175,9 @@ def explanation_json(explanation: Explanation) -> dict[str, object]:
             else explanation.deadline_at.astimezone(zone).isoformat()
         ),
         "no_deadline_reason": explanation.no_deadline_reason,
+        "holidays": [
+            {"date": day.day.isoformat(), "name": day.name} for day in explanation.holidays
+        ],
     }
 
 
@@ -224,6 +229,8 @@ def explanation_text(explanation: Explanation) -> str:
         )
     if len(spans) > SPANS_SHOWN:
         lines.append(f"  ... and {len(spans) - SPANS_SHOWN} more (--json lists every span)")
+    for day in explanation.holidays:
+        lines.append(f"holiday   {day}")
     deadline, used = explanation.deadline_at, explanation.budget_used_at
     if deadline is None:
         lines.append("deadline  none")
