@@ -25,8 +25,15 @@ class Health:
 
     tick_interval_s: float
     ready: bool = False
+    ready_at: float = field(default_factory=time.monotonic)
     timer_ran_at: float = field(default_factory=time.monotonic)
     tick_seen_at: float = field(default_factory=time.monotonic)
+
+    def set_ready(self, ready: bool) -> None:
+        """Record whether the owned partitions are assigned and recovered, from now on."""
+        if ready and not self.ready:
+            self.ready_at = time.monotonic()
+        self.ready = ready
 
     def timer_ran(self) -> None:
         """Record that the deadline timer ran just now."""
@@ -37,8 +44,12 @@ class Health:
         self.tick_seen_at = time.monotonic()
 
     def liveness_problem(self, now: float) -> str | None:
-        """Return why the worker is not alive at monotonic time ``now`` (None: it is)."""
-        stale_s = now - self.timer_ran_at
+        """Return why the worker is not alive at monotonic time ``now`` (None: it is).
+
+        The timer's silence counts from when the worker became ready at the earliest: faust
+        starts timers only once the first recovery is done.
+        """
+        stale_s = now - max(self.timer_ran_at, self.ready_at)
         if self.ready and stale_s > _HEALTH_TICKS * self.tick_interval_s:
             return f"deadline timer stalled {stale_s:.1f}s"
         return None

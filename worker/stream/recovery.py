@@ -66,7 +66,7 @@ class Recovery:
         self, sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any
     ) -> None:
         """Rebalance begins: not ready until the partitions are rebuilt after recovery."""
-        self.health.ready = False
+        self.health.set_ready(False)
         log.info("partitions.revoked")
 
     async def on_assigned(
@@ -129,7 +129,7 @@ class Recovery:
         running.done()
         reemitted = await self._reemit(unsure)
         self.health.tick_seen()
-        self.health.ready = bool(assigned)
+        self.health.set_ready(bool(assigned))
         log.info(
             "partitions.recovered",
             partitions=sorted(assigned),
