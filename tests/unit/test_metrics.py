@@ -70,6 +70,7 @@ CONTRACT: dict[str, tuple[str, set[str]]] = {
     "sla_objective_ratio": ("gauge", {"tier"}),
     "sla_events": ("counter", {"type", "result"}),
     "sla_dead_letters": ("counter", {"reason"}),
+    "sla_tickets_expired": ("counter", {"tier"}),
     "sla_event_lag_seconds": ("histogram", set()),
     "sla_breach_detection_delay_seconds": ("histogram", set()),
     "sla_partition_caught_up": ("gauge", {"partition"}),
@@ -207,6 +208,8 @@ def test_every_label_combination_exists_at_zero_from_start_up(policy: Policy) ->
             assert got[key] == 0
     for reason in DEAD_LETTER_REASONS:
         assert got[("sla_dead_letters_total", frozenset({"reason": reason}.items()))] == 0
+    for tier_name in policy.tiers:
+        assert got[("sla_tickets_expired_total", frozenset({"tier": tier_name}.items()))] == 0
 
 
 def test_warning_series_follow_each_tiers_thresholds(policy: Policy) -> None:
@@ -274,6 +277,15 @@ def test_each_metrics_has_its_own_registry(policy: Policy) -> None:
     assert first.registry is not second.registry
     first.observe_event("ticket.created", "ok")
     assert value(second, "sla_events_total", type="ticket.created", result="ok") == 0
+
+
+def test_expired_tickets_are_counted_by_tier(policy: Policy) -> None:
+    """Each open ticket forgotten by open-ticket retention counts once for its tier."""
+    metrics = Metrics(policy)
+    metrics.observe_expired("gold")
+    metrics.observe_expired("gold")
+    assert value(metrics, "sla_tickets_expired_total", tier="gold") == 2
+    assert value(metrics, "sla_tickets_expired_total", tier="free") == 0
 
 
 def test_injected_registry_is_used(policy: Policy) -> None:

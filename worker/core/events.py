@@ -46,6 +46,8 @@ DeadLetterReason = Literal[
     "unknown_priority",
     "key_mismatch",
     "too_large",
+    "processing_error",
+    "state_too_large",
 ]
 DEAD_LETTER_REASONS: Final[tuple[DeadLetterReason, ...]] = get_args(DeadLetterReason)
 """Every dead-letter reason, in the order above."""

@@ -300,6 +300,12 @@ class Metrics:
             ["reason"],
             registry=registry,
         )
+        self.tickets_expired = Counter(
+            "sla_tickets_expired",
+            "Open tickets forgotten after SLA_OPEN_RETENTION without an event, by tier.",
+            ["tier"],
+            registry=registry,
+        )
         self.event_lag = Histogram(
             "sla_event_lag_seconds",
             "Processing time minus the event's occurred_at.",
@@ -346,6 +352,8 @@ class Metrics:
         self.events.labels(UNKNOWN_EVENT_TYPE, "dead_letter")
         for reason in DEAD_LETTER_REASONS:
             self.dead_letters.labels(reason)
+        for name in policy.tiers:
+            self.tickets_expired.labels(name)
 
     # --- what the worker shell calls ------------------------------------------------------
 
@@ -370,6 +378,10 @@ class Metrics:
                 f"unknown dead-letter reason {reason!r} (expected one of {DEAD_LETTER_REASONS})"
             )
         self.dead_letters.labels(reason).inc()
+
+    def observe_expired(self, tier: str) -> None:
+        """Count one open ticket of ``tier`` forgotten by open-ticket retention."""
+        self.tickets_expired.labels(tier).inc()
 
     def observe_outputs(self, outputs: Iterable[OutputEvent]) -> None:
         """Count the outputs the tracker earned (each once: not republished ones).
