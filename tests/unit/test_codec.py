@@ -671,7 +671,7 @@ SLA_FIELDS: dict[str, Any] = {
     "policy": "cloudflare-support",
 }
 HEAD = (
-    '"ticket_id":"TCK-1","tier":"enterprise","priority":"P1","target":"first_response",'
+    '"ticket_id":"TCK-1","customer_id":null,"tier":"enterprise","priority":"P1","target":"first_response",'
     '"cycle":1,"commitment":"sla","started_at":"2026-11-23T10:00:00Z",'
     '"deadline":"2026-11-23T11:00:00Z","target_seconds":3600,"policy":"cloudflare-support"'
 )
@@ -746,19 +746,29 @@ OUTPUTS = [
             fulfilled_at=AT,
             elapsed_seconds=0.1 + 0.2,
         ),
-        '{"id":"TCK-1:resolution:3","type":"sla.outcome","ticket_id":"TCK-1","tier":"enterprise",'
-        '"priority":"P1","target":"resolution","cycle":3,"commitment":"none",'
+        '{"id":"TCK-1:resolution:3","type":"sla.outcome","ticket_id":"TCK-1","customer_id":null,'
+        '"tier":"enterprise","priority":"P1","target":"resolution","cycle":3,"commitment":"none",'
         '"started_at":"2026-11-23T10:00:00Z","deadline":null,"target_seconds":null,'
         '"policy":"cloudflare-support","outcome":"met","fulfilled_at":"2026-11-23T10:00:00Z",'
         '"elapsed_seconds":0.3}',
         id="outcome-without-deadline",
+    ),
+    pytest.param(
+        SlaBreached(
+            **{**SLA_FIELDS, "customer_id": "cust-\u00e9"},
+            detected_at=datetime(2026, 11, 23, 11, 0, 1, tzinfo=UTC),
+        ),
+        '{"id":"TCK-1:first_response:1","type":"sla.breached",'
+        + HEAD.replace('"customer_id":null', '"customer_id":"cust-\u00e9"')
+        + ',"detected_at":"2026-11-23T11:00:01Z"}',
+        id="breached-with-customer",
     ),
 ]
 
 
 @pytest.mark.parametrize(("event", "expected"), OUTPUTS)
 def test_encode_output_exact_bytes(event: SlaWarning, expected: str) -> None:
-    """Outputs are compact JSON, id and type first, fixed key order, UTC Z, integral seconds."""
+    """Outputs are compact JSON, id and type first, customer_id after ticket_id, fixed key order."""
     assert encode_output(event) == expected.encode()
     assert output_to_dict(event) == json.loads(expected)
     assert list(output_to_dict(event)) == list(json.loads(expected))

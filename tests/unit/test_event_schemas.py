@@ -225,6 +225,7 @@ OUTPUTS = [
         elapsed_seconds=3600.0,
     ),
     SlaOutcome(**SLA_FIELDS, outcome="breached", fulfilled_at=None, elapsed_seconds=3600.000001),
+    SlaBreached(**SLA_FIELDS | {"customer_id": "c" * 256}, detected_at=UTC_AT),
 ]
 
 
@@ -273,6 +274,8 @@ def test_output_schemas_refuse_what_the_codec_never_writes() -> None:
     assert not validator.is_valid(breach | {"deadline": None})
     assert not validator.is_valid(breach | {"commitment": "none"})
     assert not validator.is_valid(breach | {"id": "TCK-1:first_response:0"})
+    assert not validator.is_valid(breach | {"customer_id": "c" * 257})
+    assert not validator.is_valid(breach | {"customer_id": 42})
     outcome = json.loads(encode_output(OUTPUTS[3]))
     assert not VALIDATORS["sla.outcome"].is_valid(outcome | {"fulfilled_at": None})
     late = json.loads(encode_output(OUTPUTS[5]))
@@ -295,6 +298,17 @@ def test_output_schemas_refuse_what_the_codec_never_writes() -> None:
     assert VALIDATORS["sla.dead_letter"].is_valid(dead)
     assert not VALIDATORS["sla.dead_letter"].is_valid(dead | {"key_encoding": "base64"})
     assert not VALIDATORS["sla.dead_letter"].is_valid(dead | {"payload_encoding": "hex"})
+
+
+@pytest.mark.parametrize("kind", ["sla.warning", "sla.breached", "sla.outcome"])
+def test_outputs_written_before_customer_id_stay_valid(kind: str) -> None:
+    """customer_id is written on every output but optional: older messages lack it."""
+    schema = SCHEMAS[kind]
+    assert "customer_id" not in schema["required"]
+    assert list(schema["properties"])[:4] == ["id", "type", "ticket_id", "customer_id"]
+    example = load(examples(kind)[0])
+    assert example["customer_id"] == "cust-042"
+    VALIDATORS[kind].validate({k: v for k, v in example.items() if k != "customer_id"})
 
 
 # --- the codec accepts exactly what the schemas accept ----------------------------------------

@@ -731,3 +731,26 @@ def test_outputs_are_complete_dataclass_values(
         values = {f.name: getattr(out, f.name) for f in fields(out)}
         assert type(out)(**values) == out
         assert repr(type(out)(**values)) == repr(out)
+
+
+def test_every_output_carries_the_creations_customer_id(
+    tracker: Tracker, created: Created, make_event: MakeEvent
+) -> None:
+    """The customer_id of the ticket's earliest creation is on every output, rebuilt ones too."""
+    events = [
+        make_event(TicketCreated, T0, tier="enterprise", priority="P1", customer_id="acme"),
+        make_event(TicketCreated, T0 + M, tier="enterprise", priority="P1", customer_id="other"),
+        make_event(TicketUpdated, T0 + 30 * M, priority="P2"),
+        make_event(TicketResponded, T0 + 5 * H),
+        make_event(TicketResolved, T0 + 6 * H),
+    ]
+    outputs = simulate(tracker, events, END)
+    assert {type(o) for o in outputs} == {SlaWarning, SlaBreached, SlaOutcome, TargetFulfilled}
+    assert {(o.customer_id, o.tier, o.priority) for o in outputs} == {("acme", "enterprise", "P2")}
+    state: TicketState | None = None
+    for event in events:
+        state, _ = tracker.apply(state, event, event.occurred_at)
+    assert state is not None
+    assert comparable(tracker.emitted_outputs(state, detected_at=T0)) == comparable(outputs)
+    plain = [created(ticket="T2"), make_event(TicketResponded, T0 + M, "T2")]
+    assert {o.customer_id for o in simulate(tracker, plain, END)} == {None}

@@ -150,10 +150,15 @@ INPUT_TYPES: dict[str, type[TicketEvent]] = {
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SlaEvent:
-    """Fields every SLA output carries (docs/events.md)."""
+    """Fields every SLA output carries (docs/events.md).
+
+    ``customer_id`` is the ticket's, from its creation (None when it had none): consumers
+    route an output to the customer's account team by it.
+    """
 
     type: ClassVar[str]
     ticket_id: str
+    customer_id: str | None = None
     tier: str
     priority: str
     target: str

@@ -230,7 +230,7 @@ def _positional(cls: type[_Built]) -> Callable[..., _Built]:
     """Return a constructor of the frozen, slotted dataclass ``cls`` taking its fields by position.
 
     Why: the ``__init__`` that dataclasses generate for a frozen class sets each field by name
-    through ``object.__setattr__``; an output has 11 to 14 fields, and building outputs that
+    through ``object.__setattr__``; an output has 12 to 15 fields, and building outputs that
     way took a tenth of the tracker's time. Setting the slots through their descriptors does
     the same in half the time. (A plain loop over them: compiled, it is twice as fast as
     ``any(map(call, ...))``; interpreted, 10% slower.) The output classes have no
@@ -356,6 +356,7 @@ class _Fold:
 
     __slots__ = (
         "clock",
+        "customer_id",
         "cycles",
         "detected_at",
         "emitted",
@@ -404,6 +405,7 @@ class _Fold:
         # Set by run(): the ticket's, and its tier and priority as the fold goes with the plans
         # of first_response and resolution under them (once it has a creation).
         self.ticket_id: str
+        self.customer_id: str | None = None
         self.last_at: datetime | None
         self.tier: str
         self.priority: str
@@ -526,12 +528,13 @@ class _Fold:
     def common(self, cycle: _Cycle, deadline: datetime | None) -> tuple[object, ...]:
         """Return the fields every output of ``cycle`` starts with, in their order.
 
-        ``ticket_id, tier, priority, target, cycle, commitment, started_at, deadline,
-        target_seconds, policy``: as of this instant in the fold.
+        ``ticket_id, customer_id, tier, priority, target, cycle, commitment, started_at,
+        deadline, target_seconds, policy``: as of this instant in the fold.
         """
         plan = cycle.plan
         return (
             self.ticket_id,
+            self.customer_id,
             cycle.tier,
             cycle.priority,
             cycle.target,
@@ -618,6 +621,7 @@ class _Fold:
         if created is None:
             return  # an orphan: held until its creation arrives
         self.tier, self.priority = created.tier, created.priority
+        self.customer_id = created.customer_id
         self.plans = self.tracker._plans_for(self.tier, self.priority)
         opened = created.occurred_at
         self.new_cycle(_FIRST_RESPONSE, 1, opened)

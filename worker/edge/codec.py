@@ -23,7 +23,8 @@ the codec accepts exactly what they accept):
   where each event used to carry its own.
 - A message without a Kafka key is a ``key_mismatch``: the key is what places all of a
   ticket's events on one partition, so a keyless event could be tracked on the wrong one.
-- Outputs are compact JSON with a fixed key order; instants are UTC ``...Z`` with
+- Outputs are compact JSON with a fixed key order (``customer_id`` right after
+  ``ticket_id``, null when the ticket's creation had none); instants are UTC ``...Z`` with
   microseconds (6 digits) only when not on a whole second; second counts are integers when
   whole, otherwise rounded to the microsecond.
 """
@@ -470,6 +471,7 @@ def output_to_dict(event: SlaWarning | SlaBreached | SlaOutcome) -> dict[str, ob
         "id": event.id,
         "type": event.type,
         "ticket_id": event.ticket_id,
+        "customer_id": event.customer_id,
         "tier": event.tier,
         "priority": event.priority,
         "target": event.target,
