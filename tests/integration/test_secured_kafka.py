@@ -158,7 +158,7 @@ async def deployments(
         made.append(deployment)
         created = await _command(env, "topics", "create")
         assert created.returncode == 0, created.stderr
-        assert created.stdout.count("created ") == 6, created.stdout
+        assert created.stdout.count("created ") == 7, created.stdout  # inputs, outputs, ticks, changelog
         return deployment
 
     try:
