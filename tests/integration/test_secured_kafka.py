@@ -158,7 +158,8 @@ async def deployments(
         made.append(deployment)
         created = await _command(env, "topics", "create")
         assert created.returncode == 0, created.stderr
-        assert created.stdout.count("created ") == 7, created.stdout  # inputs, outputs, ticks, changelog
+        # the input, four outputs, the ticks and the state changelog
+        assert created.stdout.count("created ") == 7, created.stdout
         return deployment
 
     try:
