@@ -15,16 +15,36 @@ export KAFKA_CONTROLLER_PORT ?= 9093
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(BIN)/sla-worker: pyproject.toml
+# Exactly the locked versions (requirements/dev.lock: every transitive dependency, hashes
+# checked), then the package alone, editable, built by the locked setuptools (no build
+# isolation: nothing unpinned is downloaded). pip check fails if pyproject.toml asks for
+# what the lock does not hold: run `make lock`.
+$(BIN)/sla-worker: pyproject.toml requirements/dev.lock
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found: install Python 3.11" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q --require-hashes -r requirements/dev.lock
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	touch $@
 
 install: $(BIN)/sla-worker ## virtual environment, the package with dev tools, Kafka jars, kcat and Prometheus
 	$(KAFKA) fetch
 	@bash deploy/install-system-packages.sh
+
+.PHONY: lock image
+
+# The lock tool is the uv pinned in pyproject.toml's dev extra; it is installed on its own
+# here, as pyproject.toml may already ask for what the current locks lack.
+UV_PIN = $(shell sed -n 's/^ *"\(uv==[^"]*\)",*$$/\1/p' pyproject.toml)
+
+lock: ## write requirements/*.lock from pyproject.toml (UPGRADE=1: newest versions allowed)
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found: install Python 3.11" >&2; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q '$(UV_PIN)'
+	$(BIN)/python requirements/lock.py $(if $(filter 1,$(UPGRADE)),--upgrade)
+
+image: ## build the image sla-worker:<version> with docker or podman (docs/containers.md)
+	bash deploy/container/images.sh sla-worker
 
 # The modules mypyc compiles: pyproject.toml, [tool.sla-worker] native, read only through
 # native_modules.py (which also lists the code shapes kept for speed alone). The build is
