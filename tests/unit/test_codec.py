@@ -2,6 +2,8 @@
 
 import base64
 import json
+import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, get_args
 from zoneinfo import ZoneInfo
@@ -34,10 +36,12 @@ from worker.edge.codec import (
     check_references,
     decode_event,
     decode_message,
+    decode_outcome,
     encode_dead_letter,
     encode_input,
     encode_output,
     format_timestamp,
+    outcome_lines,
     output_to_dict,
     parse_timestamp,
 )
@@ -807,6 +811,104 @@ def test_second_counts_are_ints_when_whole(seconds: float, wire: str) -> None:
     """Second counts: integers when whole, else rounded to the microsecond."""
     warning = SlaWarning(**SLA_FIELDS, threshold="t", detected_at=AT, remaining_seconds=seconds)
     assert encode_output(warning).endswith(f'"remaining_seconds":{wire}}}'.encode())
+
+
+# --- outcomes read back (sla-worker report) ---------------------------------------------------
+
+PUBLISHED = [param.values[0] for param in OUTPUTS]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [o for o in PUBLISHED if isinstance(o, SlaOutcome)],
+    ids=lambda o: f"{o.outcome}-{o.target}",
+)
+def test_outcomes_read_back_as_written(event: SlaOutcome) -> None:
+    """decode_outcome reads what encode_output writes: the same outcome, instants in UTC."""
+    decoded = decode_outcome(encode_output(event))
+    assert decoded is not None
+    assert encode_output(decoded) == encode_output(event)
+    with_customer = replace(decoded, customer_id="acme")
+    assert decode_outcome(encode_output(with_customer)) == with_customer
+
+
+def test_outcomes_of_earlier_versions_read_without_customer_id() -> None:
+    """An outcome written before customer_id existed reads with None; extra keys are ignored."""
+    document = json.loads(encode_output(PUBLISHED[3]))
+    del document["customer_id"]
+    decoded = decode_outcome(json.dumps(document | {"later": 1}).encode())
+    assert decoded is not None
+    assert decoded.customer_id is None
+    assert decoded.elapsed_seconds == 2520.0
+
+
+def test_warnings_and_breaches_are_no_outcomes() -> None:
+    """The other published outputs decode to None: a file of every output can be read."""
+    assert [decode_outcome(encode_output(o)) for o in PUBLISHED[:3]] == [None, None, None]
+
+
+def outcome_document(**changes: Any) -> bytes:
+    document = json.loads(encode_output(PUBLISHED[3])) | changes
+    return json.dumps({k: v for k, v in document.items() if v is not ...}).encode()
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        pytest.param(b"{", "not JSON: Input data was truncated", id="not-json"),
+        pytest.param(b"[1]", "expected a JSON object, got array", id="array"),
+        pytest.param(b'{"a":"\xff"}', "not UTF-8: invalid start byte at byte 6", id="not-utf8"),
+        pytest.param(
+            outcome_document(type="ticket.created"),
+            "type: not an SLA output: 'ticket.created'",
+            id="input",
+        ),
+        pytest.param(outcome_document(type=...), "type: not an SLA output: null", id="no-type"),
+        pytest.param(
+            outcome_document(tier=...), "Object missing required field `tier`", id="missing"
+        ),
+        pytest.param(outcome_document(cycle="1"), "cycle: Expected `int`, got `str`", id="cycle"),
+        pytest.param(
+            outcome_document(outcome="late"),
+            "outcome: Invalid enum value 'late'",
+            id="outcome",
+        ),
+        pytest.param(
+            outcome_document(fulfilled_at="2026-11-23 10:42:00Z"),
+            "fulfilled_at: not an RFC 3339 timestamp with an offset",
+            id="timestamp",
+        ),
+        pytest.param(
+            outcome_document(started_at="2026-11-23T10:00:00"),
+            "started_at: timestamp without an offset",
+            id="no-offset",
+        ),
+    ],
+)
+def test_unreadable_outcomes_say_why(value: bytes, error: str) -> None:
+    """Anything but an output raises ValueError naming the field first, in one line."""
+    with pytest.raises(ValueError, match="^" + re.escape(error)) as raised:
+        decode_outcome(value)
+    assert "\n" not in str(raised.value)
+
+
+def test_outcome_lines_skip_other_outputs_and_blank_lines_and_number_the_rest() -> None:
+    """A JSON-lines file of outputs yields its outcomes, and what is no output by line."""
+    met, breached = PUBLISHED[3], PUBLISHED[4]
+    lines = [
+        encode_output(PUBLISHED[0]) + b"\n",
+        encode_output(met) + b"\r\n",
+        b"\n",
+        b"  \n",
+        b"oops\n",
+        encode_output(breached),
+    ]
+    read = list(outcome_lines(lines))
+    assert read[0] == met
+    assert read[1] == codec.Unreadable("line 5", "not JSON: invalid character (byte 0)")
+    assert isinstance(read[2], SlaOutcome)
+    assert encode_output(read[2]) == encode_output(breached)  # seconds to the microsecond
+    assert len(read) == 3
 
 
 # --- dead letters ----------------------------------------------------------------------------

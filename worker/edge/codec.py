@@ -33,11 +33,11 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from sys import intern
-from typing import Any, Final
+from typing import Any, Final, Literal, overload
 
 import msgspec
 
@@ -66,13 +66,16 @@ __all__ = [
     "InvalidLine",
     "RejectReason",
     "Rejected",
+    "Unreadable",
     "check_references",
     "decode_event",
     "decode_message",
+    "decode_outcome",
     "encode_dead_letter",
     "encode_input",
     "encode_output",
     "format_timestamp",
+    "outcome_lines",
     "output_to_dict",
     "parse_timestamp",
 ]
@@ -524,6 +527,113 @@ def encode_dead_letter(dead_letter: DeadLetter, *, detected_at: datetime) -> byt
     _put_bytes(document, "payload", dead_letter.payload)
     document["detected_at"] = format_timestamp(detected_at)
     return _JSON_ENCODER.encode(document)
+
+
+# --- output: decoding outcomes (for ``sla-worker report``) ------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A message or line that is not an output this codec wrote: where it is, and why."""
+
+    where: str
+    error: str
+
+
+class _OutcomeFields(msgspec.Struct):
+    """The fields of an ``sla.outcome`` message that make an :class:`SlaOutcome` (typed)."""
+
+    ticket_id: str
+    tier: str
+    priority: str
+    target: str
+    cycle: int
+    commitment: Literal["sla", "slo", "none"]
+    started_at: str
+    deadline: str | None
+    target_seconds: int | None
+    policy: str
+    outcome: Literal["met", "breached"]
+    fulfilled_at: str | None
+    elapsed_seconds: float
+    customer_id: str | None = None  # absent from outcomes written before it existed
+
+
+def decode_outcome(value: bytes) -> SlaOutcome | None:
+    """Return the outcome an ``sla.outcome`` message holds; None for another output type.
+
+    Reads what :func:`encode_output` writes, and the outcomes of earlier versions (without
+    ``customer_id``); unknown extra fields are ignored. Raise ValueError with a one-line
+    message naming the problem for anything else.
+    """
+    try:
+        document = _JSON_DECODER.decode(value)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise ValueError(_json_problem(value, exc)) from None
+    if type(document) is not dict:
+        raise ValueError(f"expected a JSON object, got {_json_type(document)}")
+    kind = document.get("type")
+    if kind != SlaOutcome.type:
+        if kind in (SlaWarning.type, SlaBreached.type):
+            return None
+        raise ValueError(f"type: not an SLA output: {_show(kind)}")
+    try:
+        fields = msgspec.convert(document, _OutcomeFields)
+    except msgspec.ValidationError as exc:
+        text, found, where = str(exc).rpartition(" - at `$.")
+        raise ValueError(f"{where[:-1]}: {text}" if found else str(exc)) from None
+    return SlaOutcome(
+        ticket_id=fields.ticket_id,
+        customer_id=fields.customer_id,
+        tier=fields.tier,
+        priority=fields.priority,
+        target=fields.target,
+        cycle=fields.cycle,
+        commitment=fields.commitment,
+        started_at=_output_instant("started_at", fields.started_at),
+        deadline=_output_instant("deadline", fields.deadline),
+        target_seconds=fields.target_seconds,
+        policy=fields.policy,
+        outcome=fields.outcome,
+        fulfilled_at=_output_instant("fulfilled_at", fields.fulfilled_at),
+        elapsed_seconds=fields.elapsed_seconds,
+    )
+
+
+@overload
+def _output_instant(field: str, text: str) -> datetime: ...
+@overload
+def _output_instant(field: str, text: str | None) -> datetime | None: ...
+def _output_instant(field: str, text: str | None) -> datetime | None:
+    """Return the instant ``text`` of an output's ``field`` (None stays None).
+
+    Raise ValueError naming the field when it is not a timestamp.
+    """
+    if text is None:
+        return None
+    try:
+        return parse_timestamp(text)
+    except ValueError as exc:
+        raise ValueError(f"{field}: {exc}") from None
+
+
+def outcome_lines(lines: Iterable[bytes]) -> Iterator[SlaOutcome | Unreadable]:
+    """Yield the outcomes of a JSON-lines file of outputs, and what could not be read.
+
+    Warnings and breaches (``simulate --json`` prints them too) and blank lines are skipped;
+    a line that is no output is an :class:`Unreadable` naming its number.
+    """
+    for number, raw in enumerate(lines, start=1):
+        line = raw.rstrip(b"\r\n")
+        if not line.strip():
+            continue
+        try:
+            outcome = decode_outcome(line)
+        except ValueError as exc:
+            yield Unreadable(f"line {number}", str(exc))
+            continue
+        if outcome is not None:
+            yield outcome
 
 
 def _put_bytes(document: dict[str, object], field: str, data: bytes | None) -> None:
