@@ -1,9 +1,12 @@
-"""The container files: Dockerfile, .dockerignore, docker-compose.yml and deploy/compose/.
+"""The container files: Dockerfile, .dockerignore, docker-compose.yml, deploy/compose/ and
+deploy/container/ (the offline override and the Kafka stand-in).
 
-No Docker engine is needed: these tests read the files as data and pin what `docker
-compose up` relies on (pinned images, ports on 127.0.0.1 only, health checks, start order,
-settings the worker knows, mounts that exist) and that the compose variants of the
-Prometheus, Alertmanager and Grafana files stay in step with the ones they copy.
+No engine is needed: these tests read the files as data and pin what `docker compose up`
+relies on (pinned images, ports on 127.0.0.1 only and set by variables, health checks,
+start order, settings the worker knows, mounts that exist), that the compose variants of
+the Prometheus, Alertmanager and Grafana files stay in step with the ones they copy (Grafana
+is checked only here: its image cannot be had where the container tests run), and that the
+offline override replaces images only. tests/container/ builds and runs all of it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from worker.edge.settings import ENV_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
+OFFLINE_FILE = ROOT / "deploy" / "container" / "compose.offline.yml"
+KAFKA_STAND_IN = ROOT / "deploy" / "container" / "kafka"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 COMPOSE_DIR = ROOT / "deploy" / "compose"
@@ -268,6 +273,17 @@ def test_compose_variables_have_defaults_and_every_policy_works(
 # --- ports, health checks, start order -----------------------------------------------------
 
 
+# Each published host port's variable and default.
+HOST_PORTS = {
+    "kafka": ("KAFKA_HOST_PORT", "9092"),
+    "worker-1": ("WORKER_1_HOST_PORT", "6066"),
+    "worker-2": ("WORKER_2_HOST_PORT", "6067"),
+    "prometheus": ("PROMETHEUS_HOST_PORT", "9090"),
+    "alertmanager": ("ALERTMANAGER_HOST_PORT", "9094"),
+    "grafana": ("GRAFANA_HOST_PORT", "3000"),
+}
+
+
 def test_every_published_port_listens_on_localhost_only() -> None:
     """Nothing is reachable from other machines: every host port binds 127.0.0.1."""
     seen: set[str] = set()
@@ -280,6 +296,35 @@ def test_every_published_port_listens_on_localhost_only() -> None:
     assert ("127.0.0.1", "9092", "9092") in published("kafka")
     assert ("127.0.0.1", "6066", "6066") in published("worker-1")
     assert ("127.0.0.1", "6067", "6066") in published("worker-2")
+
+
+def test_every_host_port_is_a_variable_with_its_default() -> None:
+    """Two stacks, or a broker of one's own on 9092, need not collide: `*_HOST_PORT`."""
+    raw = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+    published_by = {name: svc.get("ports") or [] for name, svc in raw.items()}
+    assert {name for name, ports in published_by.items() if ports} == set(HOST_PORTS)
+    for name, (variable, default) in HOST_PORTS.items():
+        for port in published_by[name]:
+            assert str(port).startswith(f"127.0.0.1:${{{variable}:-{default}}}:"), (name, port)
+    moved = load_compose(
+        {variable: str(20000 + i) for i, (variable, _) in enumerate(HOST_PORTS.values())}
+    )
+    host_ports = {
+        port.split(":")[1] for svc in moved["services"].values() for port in svc.get("ports", [])
+    }
+    assert host_ports == {str(20000 + i) for i in range(len(HOST_PORTS))}
+
+
+def test_kafka_advertises_the_published_host_port() -> None:
+    """Host clients are sent to 127.0.0.1:${KAFKA_HOST_PORT}, the port that is published."""
+    for variables in ({}, {"KAFKA_HOST_PORT": "19092"}):
+        kafka = load_compose(variables)["services"]["kafka"]
+        host_port = variables.get("KAFKA_HOST_PORT", "9092")
+        assert kafka["ports"] == [f"127.0.0.1:{host_port}:9092"]
+        advertised = kafka["environment"]["KAFKA_ADVERTISED_LISTENERS"].split(",")
+        assert f"HOST://127.0.0.1:{host_port}" in advertised
+        # ... and the broker listens for them on the container port the host port maps to.
+        assert "HOST://:9092" in kafka["environment"]["KAFKA_LISTENERS"].split(",")
 
 
 def test_health_checks_on_the_broker_workers_and_monitoring() -> None:
@@ -336,6 +381,13 @@ def test_workers_are_one_deployment_that_shares_the_topics() -> None:
     assert reference["SLA_APP_ID"]
     for name in ours():
         assert {key: environment(name).get(key) for key in shared} == reference, name
+
+
+@pytest.mark.parametrize("name", ["topics", "loadgen"])
+def test_one_shot_services_leave_no_anonymous_volume(name: str) -> None:
+    """topics and loadgen keep no state: a tmpfs covers the image's data VOLUME."""
+    data_dir = image_env()["SLA_DATA_DIR"]
+    assert data_dir in (service(name).get("tmpfs") or []), name
 
 
 def test_each_worker_keeps_its_state_on_its_own_named_volume() -> None:
@@ -478,16 +530,38 @@ def test_grafana_provisions_the_compose_datasource_and_the_dashboards() -> None:
 # --- Dockerfile and .dockerignore ----------------------------------------------------------
 
 
-def test_dockerfile_is_multi_stage_on_pinned_bases() -> None:
-    """A builder and a runtime stage, both on an exact python:3.11.x-slim-bookworm tag."""
+def dockerfile_base_default() -> str:
+    """Return the default of the Dockerfile's BASE_IMAGE argument (declared before FROM)."""
+    declared = [args for stage, name, args in dockerfile() if name == "ARG" and stage == -1]
+    defaults = dict(arg.split("=", 1) for arg in declared if "=" in arg)
+    return defaults["BASE_IMAGE"]
+
+
+def test_dockerfile_is_multi_stage_on_one_base_argument() -> None:
+    """Every stage is FROM ${BASE_IMAGE}, whose default is an exact python:3.11.x tag."""
     bases = [args.split()[0] for args in instructions("FROM")]
     assert len(bases) >= 2
-    for base in bases:
-        repository, _, tag = base.rpartition(":")
-        assert repository, f"{base} has no tag"
-        assert tag != "latest", base
-        assert re.fullmatch(r"3\.11\.\d+-slim-bookworm", tag), base
-    assert len(set(bases)) == 1  # the venv links into the base: one image for both stages
+    # One base for all stages (the venv links into it), replaceable where the default's
+    # registry is unreachable (a mirror, or an image made from Debian packages).
+    assert set(bases) == {"${BASE_IMAGE}"}
+    repository, _, tag = dockerfile_base_default().rpartition(":")
+    assert repository == "docker.io/library/python"
+    assert re.fullmatch(r"3\.11\.\d+-slim-bookworm", tag)
+    for name in ours():
+        build_args = service(name)["build"]["args"]
+        assert build_args["BASE_IMAGE"] == dockerfile_base_default(), name
+
+
+def test_dockerfile_needs_only_python3_and_installs_from_the_locks() -> None:
+    """python3 (a plain Debian base has no `python`), hashed locks, the docker format noted."""
+    runs = " ".join(instructions("RUN"))
+    assert not re.search(r"(^|[\s;&|])python\s", runs), "use python3: Debian has no python"
+    assert "pip install --require-hashes -r requirements/runtime.lock" in runs
+    assert "--require-hashes -r requirements/build.lock" in runs
+    assert "--no-deps --no-build-isolation" in runs  # the package alone, locked backend
+    assert "python3 " in " ".join(instructions("HEALTHCHECK", final=True))
+    header = DOCKERFILE.read_text().split("\nARG ", 1)[0]
+    assert "--format docker" in header  # podman's OCI default drops HEALTHCHECK
 
 
 def test_dockerfile_runs_as_a_fixed_non_root_user() -> None:
@@ -558,8 +632,50 @@ def test_every_path_the_dockerfile_copies_exists_and_reaches_the_context() -> No
         ".coverage",
         ".env",
         "worker/__pycache__/app.cpython-311.pyc",
+        "requirements/dev.lock",
     ],
 )
 def test_dockerignore_keeps_local_state_and_tests_out(path: str) -> None:
     """The virtual environment, broker state, caches, jars and tests never reach the image."""
     assert ignored(path)
+
+
+# --- deploy/container/: the offline override and the Kafka stand-in ------------------------
+
+
+def offline() -> dict[str, Any]:
+    return _interpolated(yaml.safe_load(OFFLINE_FILE.read_text()), None)
+
+
+def test_offline_override_replaces_images_only() -> None:
+    """compose.offline.yml swaps images (and what runs in them), never settings or ports."""
+    allowed = {"image", "entrypoint", "user", "profiles"}
+    services = offline()["services"]
+    assert set(offline()) == {"services"}
+    assert set(services) <= set(COMPOSE["services"])
+    for name, svc in services.items():
+        assert set(svc) <= allowed, f"{name} overrides {sorted(set(svc) - allowed)}"
+        assert "build" not in COMPOSE["services"][name], f"{name} is ours: built, not replaced"
+    # Every image that docker-compose.yml pulls is replaced, or off by default (a profile).
+    pulled = {name for name, svc in COMPOSE["services"].items() if "build" not in svc}
+    assert pulled == set(services)
+    for name, svc in services.items():
+        assert "image" in svc or svc.get("profiles"), name
+        if "image" in svc:
+            assert svc["image"].startswith("localhost/"), name
+
+
+def test_kafka_stand_in_is_the_release_of_the_local_broker() -> None:
+    """localhost/sla-worker-kafka:<kafka.version of deploy/kafka/pom.xml>, same health check."""
+    pom = (ROOT / "deploy" / "kafka" / "pom.xml").read_text()
+    version = re.search(r"<kafka.version>([^<]+)</kafka.version>", pom)
+    assert version
+    assert offline()["services"]["kafka"]["image"] == f"localhost/sla-worker-kafka:{version[1]}"
+    assert COMPOSE["services"]["kafka"]["image"].endswith(f":{version[1]}")
+    # docker-compose.yml's health check runs apache/kafka's script; the stand-in has one.
+    script = "/opt/kafka/bin/kafka-broker-api-versions.sh"
+    assert script in healthcheck_text("kafka")
+    containerfile = (KAFKA_STAND_IN / "Containerfile").read_text()
+    copied = re.search(rf"^COPY (\S+) {re.escape(script)}$", containerfile, re.MULTILINE)
+    assert copied
+    assert (KAFKA_STAND_IN / copied[1]).is_file()
