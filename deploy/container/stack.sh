@@ -13,12 +13,14 @@
 # registry images; Grafana stays off. --build (re)builds the project's image first; without
 # it, the image is built only if missing (`make image` rebuilds it after a code change).
 #
-# With a Docker engine this is `docker compose up -d --wait`: compose orders the start on
-# depends_on (health included). With podman, podman-compose cannot (podman 4.3 has no
-# `wait --condition=healthy`, and a first start fails on depends_on with "no such
-# container"), so this script starts the services with --no-deps in the order depends_on
-# gives, and waits on each condition itself: health by `podman healthcheck run` (podman
-# without systemd runs no health check on its own), completion by `podman wait`.
+# With a Docker engine this is `docker compose up -d`, which orders the start on depends_on
+# (health included), then a wait for every health check (Docker runs them on its own); not
+# exercised where this was written (no Docker daemon there). With podman, podman-compose
+# cannot order on health (podman 4.3 has no `wait --condition=healthy`, and a first start
+# fails on depends_on with "no such container"), so this script starts the services with
+# --no-deps in the order depends_on gives and waits on each condition itself: health by
+# `podman healthcheck run` (without systemd nothing runs the checks on a schedule),
+# completion by `podman wait`.
 #
 # Environment: COMPOSE_PROJECT_NAME (default sla-worker: the `name:` of docker-compose.yml),
 # the *_HOST_PORT and POLICY variables of docker-compose.yml, ENGINE (docker or podman, as
@@ -60,28 +62,38 @@ compose() {
     "$tool" "${FILES[@]}" -p "$PROJECT" "$@"
 }
 
-# The podman container of a service of this project.
+# The container of a service of this project (both compose tools set these labels).
 container() {
     local name
-    name="$(podman ps -a --format '{{.Names}}' \
-        --filter "label=io.podman.compose.project=$PROJECT" \
+    name="$("$ENGINE" ps -a --format '{{.Names}}' \
+        --filter "label=com.docker.compose.project=$PROJECT" \
         --filter "label=com.docker.compose.service=$1")"
     [[ -n "$name" ]] || die "no container for service $1 in project $PROJECT"
     echo "$name"
 }
 
-# Waits until each service's health check passes, running the checks itself.
+# Whether a container's health check passes now: podman runs it on request (without
+# systemd nothing runs it on a schedule); Docker runs it itself and reports the status.
+healthy() {
+    if [[ "$ENGINE" == podman ]]; then
+        podman healthcheck run "$1" >/dev/null 2>&1
+    else
+        [[ "$(docker inspect --format '{{.State.Health.Status}}' "$1")" == healthy ]]
+    fi
+}
+
+# Waits until each service's health check passes.
 wait_healthy() {
     local service name deadline=$((SECONDS + TIMEOUT_S))
     for service in "$@"; do
         name="$(container "$service")"
-        until podman healthcheck run "$name" >/dev/null 2>&1; do
-            if [[ "$(podman inspect --format '{{.State.Running}}' "$name")" != true ]]; then
-                podman logs --tail 30 "$name" >&2 || true
+        until healthy "$name"; do
+            if [[ "$("$ENGINE" inspect --format '{{.State.Running}}' "$name")" != true ]]; then
+                "$ENGINE" logs --tail 30 "$name" >&2 || true
                 die "$service stopped before becoming healthy (its last lines above)"
             fi
             if ((SECONDS >= deadline)); then
-                podman logs --tail 30 "$name" >&2 || true
+                "$ENGINE" logs --tail 30 "$name" >&2 || true
                 die "$service not healthy within ${TIMEOUT_S}s (its last lines above)"
             fi
             # A check is a process in the container (a JVM for Kafka): not a busy loop.
@@ -95,9 +107,10 @@ wait_healthy() {
 wait_completed() {
     local name status
     name="$(container "$1")"
-    status="$(timeout "$TIMEOUT_S" podman wait "$name")" || die "$1 did not finish within ${TIMEOUT_S}s"
+    status="$(timeout "$TIMEOUT_S" "$ENGINE" wait "$name")" ||
+        die "$1 did not finish within ${TIMEOUT_S}s"
     if [[ "$status" != 0 ]]; then
-        podman logs --tail 30 "$name" >&2 || true
+        "$ENGINE" logs --tail 30 "$name" >&2 || true
         die "$1 exited with status $status (its last lines above)"
     fi
     say "$1 completed"
@@ -124,7 +137,7 @@ cmd_up() {
     fi
 
     if [[ "$ENGINE" == docker ]]; then
-        compose up -d --wait --wait-timeout "$TIMEOUT_S"
+        compose up -d
     else
         # The order of docker-compose.yml's depends_on, one condition at a time.
         compose up -d --no-deps kafka alertmanager
@@ -132,8 +145,8 @@ cmd_up() {
         compose up -d --no-deps topics
         wait_completed topics
         compose up -d --no-deps worker-1 worker-2 prometheus
-        wait_healthy worker-1 worker-2 prometheus alertmanager
     fi
+    wait_healthy worker-1 worker-2 prometheus alertmanager
     say "up in $((SECONDS - started_at))s (project $PROJECT)"
 }
 
