@@ -1230,3 +1230,78 @@ def test_load_policy_places_country_problems_on_their_line(tmp_path: Path) -> No
             "BB, BE, BW, BY, HB, HE, HH, MV, NI, NW, RP, SH, SL, SN, ST, TH) (line 10)",
         )
     ]
+
+
+# --- long lists and long texts are checked in linear time --------------------------------
+
+
+def test_a_hundred_thousand_listed_holidays_are_checked_in_linear_time(
+    policy_data: PolicyData,
+) -> None:
+    """100,000 listed holidays parse (a repeat among them named once at its place).
+
+    The repeat check used to compare each date with every earlier one: 5 billion comparisons
+    here, a run of minutes, where a set answers at once.
+    """
+    first = date(1900, 1, 1)
+    days = [first + timedelta(days=i) for i in range(100_000)]
+    calendar = parse_policy(policy_data(**{f"{CAL}.holidays": days})).calendars["us-business"]
+    assert isinstance(calendar, BusinessCalendar)
+    assert calendar.holidays == tuple(days)
+    repeated = [*days, days[50_000].isoformat()]
+    assert problems_of(policy_data(**{f"{CAL}.holidays": repeated})) == [
+        (f"{CAL}.holidays.100000", "holiday 2036-11-23 is listed twice")
+    ]
+
+
+class CountingSource(FakeSource):
+    """A FakeSource that counts the years it is asked for."""
+
+    def __init__(self) -> None:
+        super().__init__("US", US_2026)
+        self.asked: list[int] = []
+
+    def closed_days(self, year: int) -> dict[date, str]:
+        self.asked.append(year)
+        return super().closed_days(year)
+
+
+def test_worked_holidays_ask_the_holiday_data_once_a_year(policy_data: PolicyData) -> None:
+    """730 ``except`` dates over two years ask the country's holidays once a year."""
+    source = CountingSource()
+
+    class Catalog(FakeCatalog):
+        def source(self, country: str, subdivision: str | None) -> FakeSource:
+            return source
+
+    first = date(2026, 1, 1)
+    worked = [first + timedelta(days=i) for i in range(730)]
+    holidays = {"country": "US", "except": worked}
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(policy_data(**{HOLIDAYS: holidays}), holiday_catalog=Catalog())
+    assert len(caught.value.problems) == 730 - len(US_2026)  # every day but the holidays
+    assert sorted(source.asked) == [2026, 2027]
+
+
+def test_a_long_percentage_is_refused_in_linear_time(policy_data: PolicyData) -> None:
+    """A million-digit '0.111...x%' is refused at once: the pattern never backtracks."""
+    threshold = "0." + "1" * 1_000_000 + "x%"
+    [(place, message)] = problems_of(policy_data(warnings=[threshold]))
+    assert place == "warnings.0"
+    assert message.startswith("invalid threshold '0.111")
+
+
+@pytest.mark.parametrize(
+    ("threshold", "valid"),
+    [("0.05%", True), ("0.010%", True), ("0.0%", False), ("0.%", False), ("0.000%", False)],
+)
+def test_fractional_percentages_below_one(
+    policy_data: PolicyData, threshold: str, valid: bool
+) -> None:
+    """Below 1%, a share needs a non-zero digit after '0.'."""
+    if valid:
+        parse_policy(policy_data(warnings=[threshold]))
+    else:
+        assert [place for place, _ in problems_of(policy_data(warnings=[threshold]))] == [
+            "warnings.0"
+        ]

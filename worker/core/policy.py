@@ -72,7 +72,7 @@ _TARGET_KEYS = ("within", "calendar", "pausable")
 # characters (a DNS label's limit, so names also fit hostnames and Kubernetes labels).
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
 _NAME_RULE = "letters, digits, '_' and '-', starting with a letter or digit, at most 63 characters"
-_PERCENT = re.compile(r"(?:[1-9][0-9]?(?:\.[0-9]+)?|0\.[0-9]*[1-9][0-9]*)%")
+_PERCENT = re.compile(r"(?:[1-9][0-9]?(?:\.[0-9]+)?|0\.0*[1-9][0-9]*)%")
 _WINDOW = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])-(?:([01][0-9]|2[0-3]):([0-5][0-9])|24:00)")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DAY_S = 86_400
@@ -434,6 +434,7 @@ def _parse_dates(value: object, place: str, what: str, out: _Problems) -> list[t
     """Return ``(place, date)`` for each valid date of a list of dates (ISO text or YAML dates)."""
     items = _list(value, place, "dates such as '2026-12-25'", out)
     days: list[tuple[str, date]] = []
+    seen: set[date] = set()  # why: a list of 100,000 dates is checked in linear time
     for index, item in enumerate(items or []):
         item_place = _at(place, index)
         day: date | None = None
@@ -448,9 +449,10 @@ def _parse_dates(value: object, place: str, what: str, out: _Problems) -> list[t
         else:
             out.add(item_place, f"expected a date such as '2026-12-25', got {_kind(item)}")
             continue
-        if any(day == seen for _, seen in days):
+        if day in seen:
             out.add(item_place, f"{what} {day.isoformat()} is listed twice")
             continue
+        seen.add(day)
         days.append((item_place, day))
     return days
 
@@ -519,11 +521,14 @@ def _check_worked(
 ) -> None:
     """Record each ``except`` date that is also under ``dates`` or is no public holiday."""
     closed = {day for _, day in dates}
+    years: dict[int, Mapping[date, str]] = {}  # why: asked once a year, not once a date
     for place, day in worked:
         if day in closed:
             out.add(place, f"{day.isoformat()} is also under dates: a day is closed or worked")
             continue
-        names = public.closed_days(day.year)
+        names = years.get(day.year)
+        if names is None:
+            names = years[day.year] = public.closed_days(day.year)
         if day not in names:
             month = [
                 f"{other.isoformat()} {name}"
