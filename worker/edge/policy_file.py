@@ -3,6 +3,10 @@
 Edge module: the only place that reads policy files and knows YAML. It turns every failure
 (a missing file, bytes that are not UTF-8, YAML syntax, a key given twice, an invalid policy)
 into one :class:`~worker.core.errors.PolicyError` whose problems carry their line in the file.
+It refuses, each in one problem with its place, what could hang or crash the loader: a file
+over :data:`MAX_POLICY_BYTES`, YAML anchors and aliases (a recursive alias, or nested ones
+that expand to billions of nodes), nesting deeper than :data:`MAX_POLICY_DEPTH`, and a value
+its explicit tag cannot hold (``!!int 0x``, an integer of 5,000 digits).
 It hands ``parse_policy`` the holiday data of country calendars (the ``holidays`` package,
 ``worker/edge/holiday_calendars.py``), whose version then becomes part of the policy's hash.
 """
@@ -11,25 +15,102 @@ import dataclasses
 import hashlib
 from os import PathLike
 from pathlib import Path
+from typing import Protocol
 
 import yaml
+from yaml.events import AliasEvent, CollectionStartEvent, Event, NodeEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from worker.core.errors import PolicyError
 from worker.core.policy import HolidayCatalog, Policy, parse_policy
 from worker.edge.holiday_calendars import HolidaysPackage
 
-__all__ = ["load_policy", "policy_digest"]
+__all__ = ["MAX_POLICY_BYTES", "MAX_POLICY_DEPTH", "load_policy", "policy_digest"]
 
 _FILE = "(file)"
 
+MAX_POLICY_BYTES = 2 * 1024 * 1024
+"""The largest policy file read, in bytes.
+
+Why: the reference policies are about 2 KiB; 2 MiB still holds 100,000 listed holidays in
+any YAML style, and bounds the time PyYAML (pure Python, a few seconds a MiB) spends reading.
+"""
+
+MAX_POLICY_DEPTH = 16
+"""The deepest nesting of mappings and lists read (a policy needs 6).
+
+Why: composing YAML recurses once per level; a file of 10,000 ``[`` would otherwise end in a
+RecursionError. 16 leaves room for any policy while staying far below Python's stack limit.
+"""
+
+
+class _Mark(Protocol):
+    """Where a YAML event or node starts (PyYAML's pure and libyaml marks both have it)."""
+
+    line: int
+    column: int
+
+
+def _where(mark: _Mark | None) -> str:
+    """Return ``line L, column C`` (1-based) of a YAML mark, or ``(file)`` without one."""
+    return f"line {mark.line + 1}, column {mark.column + 1}" if mark else _FILE
+
+
+class _RefusedYamlError(Exception):
+    """YAML a policy refuses, at a place: ``where`` is ``line L, column C``."""
+
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(where, message)
+        self.where = where
+        self.message = message
+
 
 class _Loader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that leaves an impossible date (``2026-02-30``) as text.
+    """``yaml.SafeLoader`` that refuses anchors, aliases and deep nesting, and never raises bare.
 
-    PyYAML would raise a bare ValueError without a place; as text it reaches the policy
-    validation, which names it with its place in the file.
+    An impossible date (``2026-02-30``) stays text: PyYAML would raise a bare ValueError
+    without a place; as text it reaches the policy validation, which names it with its place.
+    Any other value its explicit tag cannot hold is refused at the value.
     """
+
+    _depth = 0  # mappings and lists open around the node being composed
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        """Compose one node, refusing an anchor, an alias or a collection nested too deep."""
+        event: Event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in the stubs
+        if isinstance(event, AliasEvent):
+            raise _RefusedYamlError(
+                _where(event.start_mark), f"alias *{event.anchor}: {_NO_ALIASES}"
+            )
+        if isinstance(event, NodeEvent) and event.anchor is not None:
+            raise _RefusedYamlError(
+                _where(event.start_mark), f"anchor &{event.anchor}: {_NO_ALIASES}"
+            )
+        if not isinstance(event, CollectionStartEvent):
+            return super().compose_node(parent, index)
+        if self._depth >= MAX_POLICY_DEPTH:
+            raise _RefusedYamlError(
+                _where(event.start_mark),
+                f"nested deeper than {MAX_POLICY_DEPTH} levels of mappings and lists: "
+                "a policy needs 6 at most",
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_object(self, node: Node, deep: bool = False) -> object:
+        """Construct a node's value; a value its explicit tag cannot hold is refused there."""
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, KeyError, TypeError, OverflowError):
+            text = node.value if isinstance(node.value, str) else ""
+            shown = repr(text) if len(text) <= 40 else f"{text[:20]!r}... ({len(text)} characters)"
+            kind = node.tag.rpartition(":")[2]
+            raise _RefusedYamlError(
+                _where(node.start_mark), f"invalid YAML: {shown} is not a valid {kind}"
+            ) from None
 
     def construct_lenient_timestamp(self, node: ScalarNode) -> object:
         """Return a date or timestamp, or the scalar's text when it is not a real one."""
@@ -40,6 +121,8 @@ class _Loader(yaml.SafeLoader):
 
 
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_lenient_timestamp)
+
+_NO_ALIASES = "YAML anchors and aliases are not allowed in a policy: write the value out in full"
 
 
 def _place(parent: str, key: object) -> str:
@@ -96,9 +179,11 @@ def _read_yaml(source: str, text: str) -> tuple[object, Node | None]:
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
+    except _RefusedYamlError as error:
+        raise PolicyError(source, [(error.where, error.message)]) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else _FILE
+        where = _where(mark)
         what = error.problem or "syntax error"
         context = f" ({error.context})" if error.context else ""
         raise PolicyError(source, [(where, f"invalid YAML: {what}{context}")]) from None
@@ -134,10 +219,16 @@ def load_policy(
     """
     source = str(path)
     try:
-        raw = Path(path).read_bytes()
+        with Path(path).open("rb") as file:
+            raw = file.read(MAX_POLICY_BYTES + 1)
     except OSError as error:
         reason = error.strerror or str(error)
         raise PolicyError(source, [(_FILE, f"cannot read the file: {reason}")]) from None
+    if len(raw) > MAX_POLICY_BYTES:
+        raise PolicyError(
+            source,
+            [(_FILE, f"larger than {MAX_POLICY_BYTES // 1024 // 1024} MiB: not a policy file")],
+        )
     digest = policy_digest(raw)
     try:
         text = raw.decode("utf-8")
