@@ -9,7 +9,7 @@ as a policy file) or 2 (invalid usage, such as a missing option), never a traceb
 """
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
@@ -17,6 +17,7 @@ import click
 from click.exceptions import NoArgsIsHelpError
 
 from worker import __version__
+from worker import cli_options as parsers
 from worker.core.errors import PolicyError, SlaWorkerError
 
 if TYPE_CHECKING:
@@ -114,45 +115,6 @@ def policy_check(files: tuple[str, ...]) -> None:
         raise click.exceptions.Exit(1)
 
 
-def _instant(text: str) -> datetime:
-    """Return the UTC instant of an RFC 3339 text; raise ValueError naming the problem."""
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(
-            f"{text!r} is not an RFC 3339 timestamp such as 2026-11-23T10:00:00Z"
-        ) from None
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{text!r} has no UTC offset: add one, such as 'Z' or '+01:00'")
-    return value.astimezone(UTC)
-
-
-def _start_option(ctx: click.Context, param: click.Parameter, value: str) -> datetime:
-    try:
-        return _instant(value)
-    except ValueError as error:
-        raise click.BadParameter(str(error), ctx, param) from None
-
-
-def _pause_option(
-    ctx: click.Context, param: click.Parameter, values: Sequence[str]
-) -> list["Pause"]:
-    """Return the ``--pause FROM/TO`` spans, each checked to end after it starts."""
-    pauses: list[Pause] = []
-    for text in values:
-        parts = text.split("/")
-        try:
-            if len(parts) != 2:
-                raise ValueError(f"{text!r} is not FROM/TO (two RFC 3339 timestamps and a '/')")
-            begin, end = _instant(parts[0]), _instant(parts[1])
-        except ValueError as error:
-            raise click.BadParameter(str(error), ctx, param) from None
-        if end <= begin:
-            raise click.BadParameter(f"pause {text!r} ends before it starts", ctx, param)
-        pauses.append((begin, end))
-    return pauses
-
-
 @policy.command("explain")
 @click.argument("file")
 @click.option("--tier", "tier_name", required=True, help="Tier of the ticket.")
@@ -161,7 +123,7 @@ def _pause_option(
     "--start",
     required=True,
     metavar="TS",
-    callback=_start_option,
+    callback=parsers.start_option,
     help="When the target's clock starts: RFC 3339 with an offset, e.g. 2026-11-23T10:00:00Z.",
 )
 @click.option(
@@ -177,7 +139,7 @@ def _pause_option(
     "pauses",
     multiple=True,
     metavar="FROM/TO",
-    callback=_pause_option,
+    callback=parsers.pause_option,
     help="A span not counted (whatever the target's pausable); may be repeated.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
@@ -217,24 +179,13 @@ def policy_explain(
 # --- sla-worker simulate -------------------------------------------------------------------
 
 
-def _until_option(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    if value == "now":
-        return datetime.now(UTC)
-    try:
-        return _instant(value)
-    except ValueError as error:
-        raise click.BadParameter(str(error), ctx, param) from None
-
-
 @main.command()
 @click.option("--policy", "policy_file", required=True, metavar="FILE", help="The policy file.")
 @click.argument("events", type=click.File("rb"), metavar="EVENTS.jsonl")
 @click.option(
     "--until",
     metavar="TS",
-    callback=_until_option,
+    callback=parsers.until_option,
     help="Let time run on to TS (RFC 3339, or 'now'); default: stop at the newest event.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print outputs as JSON lines.")
@@ -381,6 +332,82 @@ def topics_create(**flags: str | int | None) -> None:
         click.echo(f"{verb}  {status.name}  ({status.partitions} partitions)")
 
 
+# --- sla-worker report ---------------------------------------------------------------------
+
+
+@main.command()
+@_kafka_options
+@click.option(
+    "--from", "start", metavar="DATE|TS", callback=parsers.period_option, help="Period start."
+)
+@click.option(
+    "--to", "end", metavar="DATE|TS", callback=parsers.period_option, help="Period end (out)."
+)
+@click.option("--file", type=click.Path(dir_okay=False, allow_dash=True), help="'-': stdin.")
+@click.option("--topic", help="The outcome topic [SLA_OUTCOME_TOPIC].")
+@click.option("--by", type=click.Choice(["tier", "customer"]), default="tier", show_default=True)
+@click.option("--worst", type=click.IntRange(min=0), default=5, show_default=True, metavar="N")
+@click.option("--csv", "fmt", flag_value="csv", help="Print the groups as CSV.")
+@click.option("--json", "fmt", flag_value="json", help="Print one JSON object.")
+def report(start: datetime | None, end: datetime | None, **options: Any) -> None:
+    """Compliance per tier, priority and target over a period of outcomes, for SLA reviews.
+
+    Reads the outcome topic from offsets by time (--from/--to: when outcomes were published;
+    dates are midnight UTC), or a JSON-lines file of outputs (--file: when they were decided).
+    Prints met, breached, compliance against the tier's objective, the median and p90 counted
+    time to fulfil of the targets met, and the worst breaches (--worst N).
+    """
+    import asyncio
+    import contextlib
+    import sys
+
+    from rich.console import Console
+
+    from worker.core.compliance import ComplianceTally, decided_within
+    from worker.edge import report as show
+    from worker.edge.codec import Unreadable, outcome_lines
+    from worker.edge.policy_file import load_policy
+
+    if start is not None and end is not None and end <= start:
+        raise click.UsageError("--to must be after --from")
+    file, fmt, topic = options.pop("file"), options.pop("fmt"), options.pop("topic")
+    by, worst = options.pop("by"), options.pop("worst")
+    settings = _settings(**options)
+    tally = ComplianceTally(load_policy(settings.policy), by_customer=by == "customer", worst=worst)
+    unreadable: list[Unreadable] = []
+    if file is not None:
+        source = "stdin" if file == "-" else f"file {file}"
+        with click.open_file(file, "rb") as lines:
+            for item in outcome_lines(lines):
+                if isinstance(item, Unreadable):
+                    unreadable.append(item)
+                elif decided_within(item, start, end):
+                    tally.add(item)
+    else:
+        from worker.stream.outcomes_reader import read_outcome_period
+
+        topic = topic or settings.outcome_topic
+        source, end = f"topic {topic}", end or datetime.now(UTC)
+        bar = show.progress_bar() if sys.stderr.isatty() else None
+        with bar if bar is not None else contextlib.nullcontext():
+            read = read_outcome_period(settings, topic, start, end, tally.add, progress=bar)
+            unreadable = asyncio.run(read)
+    for line in show.unreadable_lines(unreadable, _INVALID_SHOWN):
+        click.echo(line, err=True)
+    figures, period = tally.report(), show.period_text(start, end)
+    if not figures.groups:
+        click.echo(f"no outcomes {period} in {source}".replace("  ", " "), err=fmt is not None)
+    if fmt == "json":
+        document = show.compliance_json(figures, source=source, start=start, end=end)
+        click.echo(json.dumps(document, indent=2))
+    elif fmt == "csv":
+        click.echo(show.compliance_csv(figures), nl=False)
+    elif figures.groups:
+        title = f"compliance {period} ({source})".replace("  ", " ")
+        wide = None if sys.stdout.isatty() else 1_000  # piped: whole tables, never cut
+        Console(width=wide).print(*show.compliance_renderables(figures, title))
+
+
 # --- sla-worker produce --------------------------------------------------------------------
 
 # A refused file lists at most this many bad lines, then says how many more there are:
@@ -494,61 +521,6 @@ def produce(
 # --- sla-worker loadgen --------------------------------------------------------------------
 
 
-def _share(ctx: click.Context, param: click.Parameter, value: str) -> float:
-    """Read a share as ``20%`` or ``0.2``."""
-    text = value.strip()
-    try:
-        share = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a share such as 20% or 0.2", ctx, param
-        ) from None
-    if not 0.0 <= share <= 1.0:
-        raise click.BadParameter(f"{value!r} is not between 0% and 100%", ctx, param)
-    return share
-
-
-def _share_option(name: str, default: str, text: str) -> Callable[[_Command], _Command]:
-    """Return a ``--NAME SHARE`` option of ``loadgen``, read by :func:`_share`."""
-    return click.option(
-        name, metavar="SHARE", default=default, show_default=True, callback=_share, help=text
-    )
-
-
-def _duration_option(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
-    from worker.core.durations import parse_duration
-    from worker.core.errors import DurationError
-
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except DurationError as error:
-        raise click.BadParameter(str(error), ctx, param) from None
-
-
-def _weights_option(
-    ctx: click.Context, param: click.Parameter, value: str | None
-) -> dict[str, float] | None:
-    """Read ``gold=3,silver=1`` (a missing ``=weight`` is 1)."""
-    if value is None:
-        return None
-    weights: dict[str, float] = {}
-    for part in value.split(","):
-        name, _, weight = part.strip().partition("=")
-        try:
-            weights[name.strip()] = float(weight) if weight else 1.0
-        except ValueError:
-            raise click.BadParameter(
-                f"{part!r} is not NAME or NAME=WEIGHT (e.g. gold=3,silver=1)", ctx, param
-            ) from None
-        if not name.strip() or weights[name.strip()] < 0:
-            raise click.BadParameter(
-                f"{part!r} is not NAME or NAME=WEIGHT with a weight >= 0", ctx, param
-            )
-    return weights
-
-
 @main.command()
 @_kafka_options
 @click.option(
@@ -562,30 +534,32 @@ def _weights_option(
 @click.option(
     "--duration",
     metavar="DURATION",
-    callback=_duration_option,
+    callback=parsers.duration_option,
     help="Create tickets for this long (e.g. 30s, 10m) [default: until stopped].",
 )
-@_share_option("--late", "20%", "Share of tickets first answered after their deadline.")
-@_share_option("--never", "5%", "Share of tickets never answered (nor resolved).")
-@_share_option(
+@parsers.share_option("--late", "20%", "Share of tickets first answered after their deadline.")
+@parsers.share_option("--never", "5%", "Share of tickets never answered (nor resolved).")
+@parsers.share_option(
     "--updates", "10%", "Share of tickets whose priority changes before the first response."
 )
-@_share_option(
+@parsers.share_option(
     "--pauses", "10%", "Share of answered tickets paused (waiting on the customer) once."
 )
-@_share_option("--reopens", "5%", "Share of answered tickets reopened once after resolution.")
+@parsers.share_option(
+    "--reopens", "5%", "Share of answered tickets reopened once after resolution."
+)
 @click.option(
     "--tiers",
     "tier_weights",
     metavar="NAME=W,...",
-    callback=_weights_option,
+    callback=parsers.weights_option,
     help="Tier weights, e.g. gold=1,silver=3,free=6 [default: uniform over the policy's].",
 )
 @click.option(
     "--priorities",
     "priority_weights",
     metavar="NAME=W,...",
-    callback=_weights_option,
+    callback=parsers.weights_option,
     help="Priority weights, e.g. P1=1,P2=3,P3=6 [default: uniform over the policy's].",
 )
 @click.option(
@@ -593,7 +567,7 @@ def _weights_option(
     metavar="DURATION",
     default="5m",
     show_default=True,
-    callback=_duration_option,
+    callback=parsers.duration_option,
     help="Response and resolution times of targets without a deadline are within this.",
 )
 @click.option("--seed", type=int, help="Random seed: the same seed gives the same traffic.")
@@ -601,13 +575,13 @@ def _weights_option(
 @click.option(
     "--backdate",
     metavar="DURATION",
-    callback=_duration_option,
+    callback=parsers.duration_option,
     help="Start this long ago: past events are sent at once (history), later ones when due.",
 )
 @click.option(
     "--start",
     metavar="TS",
-    callback=_until_option,
+    callback=parsers.until_option,
     help="Start at this instant (RFC 3339, or 'now') instead; with --out, a reproducible log.",
 )
 @click.option(

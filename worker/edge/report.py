@@ -1,8 +1,9 @@
 """What the commands print: the text (and JSON-ready) forms of explanations, outputs and runs.
 
 Edge module: values in, text out. Imports the standard library and ``worker.core`` (the
-codec and the policy only for their types, rich only inside :func:`progress_bar`); no I/O,
-no network, no clock reads, so that ``sla-worker policy`` and ``simulate`` stay fast.
+codec and the policy only for their types, rich only inside :func:`progress_bar` and
+:func:`compliance_renderables`); no I/O, no network, no clock reads, so that
+``sla-worker policy`` and ``simulate`` stay fast.
 Instants print as RFC 3339 UTC with ``Z`` (:func:`utc_text`), durations as ``1h30m``
 (:func:`duration_text`). The commands in ``worker/cli.py`` parse options, call the layers
 and echo what these functions return.
@@ -10,24 +11,32 @@ and echo what these functions return.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from worker.core.durations import format_duration
 from worker.core.events import INPUT_TYPES, SlaBreached, SlaOutcome, SlaWarning
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
     from rich.progress import Progress
 
+    from worker.core.compliance import ComplianceReport, GroupFigures
     from worker.core.explain import Explanation
     from worker.core.policy import Policy
-    from worker.edge.codec import InvalidLine
+    from worker.edge.codec import InvalidLine, Unreadable
 
 __all__ = [
+    "NO_CUSTOMER",
     "SPANS_SHOWN",
     "LoadFigures",
     "TargetFigures",
+    "compliance_csv",
+    "compliance_json",
+    "compliance_renderables",
     "compliance_table",
     "duration_text",
     "event_counts",
@@ -37,17 +46,21 @@ __all__ = [
     "loadgen_summary",
     "local_text",
     "output_line",
+    "period_text",
     "policy_ok_line",
     "progress_bar",
     "rate_text",
     "seconds_value",
     "sent_summary",
+    "unreadable_lines",
     "utc_text",
 ]
 
 # The text form of `policy explain` lists this many counted spans, then says how many more
 # there are: enough for a week of business days, short enough to read (--json lists all).
 SPANS_SHOWN = 50
+# How a report by customer names the outcomes without a customer id (JSON says null).
+NO_CUSTOMER: Final = "(none)"
 
 
 class TargetFigures(Protocol):
@@ -378,3 +391,169 @@ def loadgen_summary(
         lines.append(f"  {stats.unsent:,} follow-up events of these tickets not sent (not yet due)")
     lines.append(f"  policy {policy}, seed {seed}, ticket ids {prefix}NNNNN")
     return "\n".join(lines)
+
+
+# --- sla-worker report ---------------------------------------------------------------------
+
+
+def period_text(start: datetime | None, end: datetime | None) -> str:
+    """Return ``between FROM and TO`` (``since FROM``, ``before TO``; empty: all time)."""
+    if start is not None and end is not None:
+        return f"between {utc_text(start)} and {utc_text(end)}"
+    if start is not None:
+        return f"since {utc_text(start)}"
+    return "" if end is None else f"before {utc_text(end)}"
+
+
+def unreadable_lines(unreadable: Sequence[Unreadable], shown: int) -> list[str]:
+    """Return one line per message or line that is no output; past ``shown``, how many more."""
+    lines = [f"{item.where}: {item.error}" for item in unreadable[:shown]]
+    if len(unreadable) > shown:
+        lines.append(f"... and {len(unreadable) - shown:,} more unreadable")
+    return lines
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2%}"
+
+
+def _duration(seconds: float | None) -> str:
+    return "-" if seconds is None else duration_text(timedelta(seconds=round(seconds)))
+
+
+def _wire_seconds(value: float | None) -> int | float | None:
+    """Return seconds as the outputs write them: an int when whole, else to the microsecond."""
+    if value is None:
+        return None
+    rounded = round(value, 6)
+    return int(rounded) if rounded.is_integer() else rounded
+
+
+def _group_json(group: GroupFigures, by_customer: bool) -> dict[str, object]:
+    head: dict[str, object] = {"customer_id": group.customer_id} if by_customer else {}
+    return head | {
+        "tier": group.tier,
+        "priority": group.priority,
+        "target": group.target,
+        "met": group.met,
+        "breached": group.breached,
+        "compliance": round(group.compliance, 6),
+        "objective": group.objective,
+        "verdict": group.verdict,
+        "median_seconds": _wire_seconds(group.median_s),
+        "p90_seconds": _wire_seconds(group.p90_s),
+    }
+
+
+def compliance_json(
+    report: ComplianceReport, *, source: str, start: datetime | None, end: datetime | None
+) -> dict[str, object]:
+    """Return the JSON-ready form of a compliance report (``report --json``)."""
+    return {
+        "source": source,
+        "from": None if start is None else utc_text(start),
+        "to": None if end is None else utc_text(end),
+        "by": "customer" if report.by_customer else "tier",
+        "outcomes": report.outcomes,
+        "duplicates": report.duplicates,
+        "groups": [_group_json(group, report.by_customer) for group in report.groups],
+        "worst_breaches": [
+            {
+                "id": worst.outcome.id,
+                "ticket_id": worst.outcome.ticket_id,
+                "customer_id": worst.outcome.customer_id,
+                "tier": worst.outcome.tier,
+                "priority": worst.outcome.priority,
+                "target": worst.outcome.target,
+                "cycle": worst.outcome.cycle,
+                "deadline": _optional_utc(worst.outcome.deadline),
+                "target_seconds": worst.outcome.target_seconds,
+                "elapsed_seconds": _wire_seconds(worst.outcome.elapsed_seconds),
+                "over_seconds": _wire_seconds(worst.over_s),
+            }
+            for worst in report.worst
+        ],
+    }
+
+
+_GROUP_COLUMNS: Final = (
+    "tier",
+    "priority",
+    "target",
+    "met",
+    "breached",
+    "compliance",
+    "objective",
+    "verdict",
+    "median_seconds",
+    "p90_seconds",
+)
+
+
+def compliance_csv(report: ComplianceReport) -> str:
+    """Return the groups of a compliance report as CSV with a header (``report --csv``).
+
+    The columns of the JSON groups; a missing customer id is ``(none)``, a missing value
+    empty.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    header = [*(["customer_id"] if report.by_customer else []), *_GROUP_COLUMNS]
+    writer.writerow(header)
+    for group in report.groups:
+        row = _group_json(group, report.by_customer)
+        if report.by_customer and row["customer_id"] is None:
+            row["customer_id"] = NO_CUSTOMER
+        writer.writerow(["" if row[name] is None else row[name] for name in header])
+    return buffer.getvalue()
+
+
+def compliance_renderables(report: ComplianceReport, title: str) -> list[RenderableType]:
+    """Return the terminal form of a compliance report: its table, then the worst breaches.
+
+    Names from the data (tiers, tickets, customers) are plain text, never rich markup.
+    """
+    from rich.table import Table  # imported here: only ``report`` draws tables
+    from rich.text import Text
+
+    table = Table(title=Text(title), title_justify="left")
+    if report.by_customer:
+        table.add_column("customer")
+    for name in ("tier", "priority", "target"):
+        table.add_column(name)
+    for name in ("met", "breached", "compliance", "objective", "", "median", "p90"):
+        table.add_column(name, justify="right")
+    verdicts = {"met": Text("met", "green"), "missed": Text("MISSED", "bold red")}
+    for group in report.groups:
+        names = [group.tier, group.priority, group.target]
+        if report.by_customer:
+            names.insert(0, group.customer_id or NO_CUSTOMER)
+        table.add_row(
+            *map(Text, names),
+            f"{group.met:,}",
+            f"{group.breached:,}",
+            _share(group.compliance),
+            _share(group.objective),
+            verdicts.get(group.verdict or "", Text("-")),
+            _duration(group.median_s),
+            _duration(group.p90_s),
+        )
+    shown: list[RenderableType] = [table]
+    if report.worst:
+        worst = Table(title="worst breaches", title_justify="left")
+        for name in ("ticket", "customer", "tier/priority", "target", "deadline", "over"):
+            worst.add_column(name, justify="right" if name == "over" else "left")
+        for item in report.worst:
+            outcome = item.outcome
+            worst.add_row(
+                Text(outcome.ticket_id),
+                Text(outcome.customer_id or NO_CUSTOMER),
+                Text(f"{outcome.tier}/{outcome.priority}"),
+                f"{outcome.target}#{outcome.cycle}",
+                _optional_utc(outcome.deadline) or "-",
+                _duration(item.over_s),
+            )
+        shown.append(worst)
+    duplicates = f", {report.duplicates:,} repeats dropped" if report.duplicates else ""
+    shown.append(f"{report.outcomes:,} outcomes{duplicates}")
+    return shown
