@@ -338,15 +338,40 @@ def topics_create(**flags: str | int | None) -> None:
 @main.command()
 @_kafka_options
 @click.option(
-    "--from", "start", metavar="DATE|TS", callback=parsers.period_option, help="Period start."
+    "--from",
+    "start",
+    metavar="DATE|TS",
+    callback=parsers.period_option,
+    help="Period start: a date (midnight UTC) or RFC 3339 [default: the beginning].",
 )
 @click.option(
-    "--to", "end", metavar="DATE|TS", callback=parsers.period_option, help="Period end (out)."
+    "--to",
+    "end",
+    metavar="DATE|TS",
+    callback=parsers.period_option,
+    help="Period end, excluded [default: now; a file: everything].",
 )
-@click.option("--file", type=click.Path(dir_okay=False, allow_dash=True), help="'-': stdin.")
+@click.option(
+    "--file",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Read a JSON-lines file of outputs ('-': stdin) instead of the topic.",
+)
 @click.option("--topic", help="The outcome topic [SLA_OUTCOME_TOPIC].")
-@click.option("--by", type=click.Choice(["tier", "customer"]), default="tier", show_default=True)
-@click.option("--worst", type=click.IntRange(min=0), default=5, show_default=True, metavar="N")
+@click.option(
+    "--by",
+    type=click.Choice(["tier", "customer"]),
+    default="tier",
+    show_default=True,
+    help="customer: a group per customer_id first ('(none)' for outcomes without).",
+)
+@click.option(
+    "--worst",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    metavar="N",
+    help="How many of the worst breaches to list.",
+)
 @click.option("--csv", "fmt", flag_value="csv", help="Print the groups as CSV.")
 @click.option("--json", "fmt", flag_value="json", help="Print one JSON object.")
 def report(start: datetime | None, end: datetime | None, **options: Any) -> None:
