@@ -161,6 +161,12 @@ cmd_down() {
     # Both files: services of either are taken down (the override adds none, but keeps
     # podman-compose's view of the project the same as at `up`).
     FILES+=(-f "$HERE/compose.offline.yml")
+    if [[ "$ENGINE" == podman ]]; then
+        # podman-compose stops every service at once; the workers first, while the broker
+        # is still there to take their last commits and group leave (docker compose stops
+        # in reverse dependency order by itself). Otherwise they wait out their grace period.
+        compose stop worker-1 worker-2 >/dev/null 2>&1 || true
+    fi
     compose down "${volumes[@]}"
 }
 
