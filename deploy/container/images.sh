@@ -177,6 +177,11 @@ cmd_sla_worker() {
     say "building $IMAGE with $ENGINE on $base"
     "$ENGINE" build "${options[@]}" --build-arg "BASE_IMAGE=$base" \
         -t "$IMAGE" -f "$ROOT/Dockerfile" "$ROOT"
+    # The image this build replaced, now untagged: each keeps its own copy of the virtual
+    # environment (~90 MB), so a machine that builds after every change would fill up.
+    # Only images of this Dockerfile (its title label); the build cache is untouched.
+    "$ENGINE" image prune --force --filter "label=org.opencontainers.image.title=sla-worker" \
+        >/dev/null || true
     say "built $IMAGE in $((SECONDS - started_at))s"
 }
 
