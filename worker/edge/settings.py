@@ -71,6 +71,9 @@ class Settings:
     # An open ticket with no event for this long is forgotten (counted in
     # sla_tickets_expired_total): a lost ticket.resolved must not keep a state forever.
     open_retention_s: int = 90 * 86_400
+    # How often the worker commits its consumed offsets; 0 means faust's default (2.8 s).
+    # Only tests and benchmarks change it (a crash between delivery and commit).
+    commit_interval_s: int = 0
 
     def __post_init__(self) -> None:
         """Refuse an invalid combination with a one-line error naming the setting."""
@@ -203,6 +206,7 @@ ENV_NAMES: Final[dict[str, str]] = {
     "replication_factor": "SLA_REPLICATION_FACTOR",
     "min_insync_replicas": "SLA_MIN_INSYNC_REPLICAS",
     "open_retention_s": "SLA_OPEN_RETENTION",
+    "commit_interval_s": "SLA_COMMIT_INTERVAL",
 }
 
 _DURATIONS: Final = {
@@ -211,6 +215,7 @@ _DURATIONS: Final = {
     "max_future_s",
     "connect_timeout_s",
     "open_retention_s",
+    "commit_interval_s",
 }
 _INTS: Final = {"partitions", "web_port", "replication_factor", "min_insync_replicas"}
 

@@ -1,26 +1,37 @@
-"""The agent's work, one message at a time: decode -> apply -> persist -> emit.
+"""The agent's work, one batch of messages at a time: decode -> apply -> emit -> persist.
 
 The agent (concurrency 1, at-least-once) consumes the input topics and the internal tick
-topic, co-partitioned by ticket id:
+topic, co-partitioned by ticket id, in batches (:meth:`Agent.handle_batch`), each message at
+its position:
 
 - an input message is decoded by the codec (an invalid one goes to the dead-letter topic
-  with its exact bytes), applied to the ticket's state by the tracker, stored in the table,
-  and its outputs are published;
-- a tick message for partition ``p`` (a timer sends one to every owned partition, because
-  a table can only be written inside a stream event) advances the tickets whose due
-  instant the partition's clock has reached.
+  with its exact bytes) and applied to the ticket's state by the tracker;
+- a tick message for partition ``p`` (a timer sends one to every owned partition) advances
+  the tickets whose due instant the partition's clock has reached.
+
+Then, for the whole batch: every changelog record (each ticket's latest state, or a
+tombstone when it is forgotten), output and dead letter is handed to the :class:`Sink`,
+which publishes them and waits until each is delivered (or raises); only then are the
+states written to the :class:`Store`, one write per partition with the changelog offset
+they reach. The caller makes the batch's offsets committable only after this returns, so
+a failure never lets an offset move past a message whose effects were not delivered.
+
+An error caused by a message's content (decoding, the tracker, the codecs: pure code that
+would fail again on every redelivery) dead-letters that message with reason
+``processing_error`` and the batch goes on; any other error (the sink, the store) escapes
+:meth:`Agent.handle_batch` and the caller stops the worker.
 
 Each owned partition has an in-memory clock and deadline index (:class:`Partition`), kept
-in step with the table here and rebuilt from it after a rebalance by
-:mod:`worker.stream.recovery`.
+in step here and rebuilt after a rebalance by :mod:`worker.stream.recovery`.
 
-No faust here: :mod:`worker.stream.app` hands the agent faust's messages, table and topics;
-a test hands it small fakes (anything shaped like :class:`Record`, a dict, :class:`Channel`).
+No faust here: :mod:`worker.stream.app` hands the agent faust's messages and its sink and
+store; a test hands it small fakes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol
@@ -31,6 +42,8 @@ from worker.core.events import (
     InputEvent,
     OutputEvent,
     SlaBreached,
+    SlaOutcome,
+    SlaWarning,
     TargetFulfilled,
 )
 from worker.core.policy import Policy
@@ -49,7 +62,16 @@ from worker.edge.settings import Settings
 from worker.edge.state_codec import LastEmission, decode_state, encode_state
 from worker.stream.health import Health
 
-__all__ = ["Agent", "Channel", "Outputs", "Partition", "Record", "utcnow"]
+__all__ = [
+    "MAX_STATE_BYTES",
+    "Agent",
+    "Emission",
+    "Partition",
+    "Record",
+    "Sink",
+    "Store",
+    "utcnow",
+]
 
 log = get_logger("sla-worker")
 
@@ -59,6 +81,11 @@ _TICK_BATCH: Final = 2_000
 # A tick not processed within this long is presumed lost (e.g. across a rebalance) and sent
 # again; until then no second tick is queued behind it, so ticks never pile up.
 _TICK_RESEND_S: Final = 30.0
+# The largest stored state (bytes of its encoding). A state grows with its ticket's events
+# (512 at most, a few hundred bytes each with 256-character fields); past this an event is
+# dead-lettered (state_too_large) rather than stored: a changelog record must stay far below
+# Kafka's 1 MiB message limit, and a state this big is hostile input, not a conversation.
+MAX_STATE_BYTES: Final = 64 * 1024
 
 
 def utcnow() -> datetime:
@@ -94,32 +121,43 @@ class Record(Protocol):
         """Its Kafka timestamp, in seconds since the epoch."""
 
 
-class Channel(Protocol):
-    """Somewhere to publish a message (a faust topic)."""
+@dataclass(slots=True)
+class Emission:
+    """What one batch publishes: changelog records, outputs and dead letters.
 
-    async def send(self, *, key: bytes | None, value: bytes) -> object:
-        """Queue one message for its topic."""
+    ``changelog[p]`` maps each ticket key written on partition ``p`` to its latest stored
+    state, or None (a tombstone: the ticket is forgotten), in the order first written.
+    ``outputs`` are ``(topic, key, value)``; ``dead_letters`` are ``(key, value)``.
+    """
+
+    changelog: dict[int, dict[bytes, bytes | None]] = field(default_factory=dict)
+    outputs: list[tuple[str, bytes, bytes]] = field(default_factory=list)
+    dead_letters: list[tuple[bytes | None, bytes]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.changelog or self.outputs or self.dead_letters)
 
 
-class Outputs:
-    """The output topics: each output event to its own, dead letters to theirs."""
+class Sink(Protocol):
+    """Where a batch's records go (Kafka): all published, all delivered, or an exception."""
 
-    def __init__(self, targets: Mapping[type[OutputEvent], Channel], dead_letters: Channel) -> None:
-        self.targets = targets
-        self.dead_letters = dead_letters
+    async def deliver(self, emission: Emission) -> dict[int, int]:
+        """Publish ``emission`` and wait for every delivery; raise if any failed.
 
-    async def publish(self, output: OutputEvent) -> bool:
-        """Publish ``output`` on its topic; return False when it has none (a fulfilment)."""
-        if isinstance(output, TargetFulfilled):
-            return False
-        await self.targets[type(output)].send(
-            key=output.ticket_id.encode(), value=encode_output(output)
-        )
-        return True
+        Returns the offset of the last changelog record delivered per partition.
+        """
 
-    async def dead_letter(self, key: bytes | None, value: bytes) -> None:
-        """Publish an encoded dead letter under the rejected message's key."""
-        await self.dead_letters.send(key=key, value=value)
+
+class Store(Protocol):
+    """The stored ticket states, per partition (RocksDB or memory)."""
+
+    def get_many(self, partition: int, keys: Sequence[bytes]) -> list[bytes | None]:
+        """Return the stored value of each key (None where there is none)."""
+
+    def write(
+        self, partition: int, writes: Mapping[bytes, bytes | None], changelog_offset: int | None
+    ) -> None:
+        """Write (None: delete) ``writes`` at once, and the changelog offset they reach."""
 
 
 @dataclass(slots=True)
@@ -131,12 +169,33 @@ class Partition:
     tick_sent_at: float | None = None
 
 
-class Agent:
-    """The per-message path over the ticket table, the output topics and the partitions.
+_Loaded = tuple[TicketState | None, LastEmission | None]
 
-    ``table`` maps a ticket id (bytes) to its stored state; ``highwater(topic, partition)``
-    returns the end offset of the latest fetch there (None when unknown); ``now`` is the
-    wall clock.
+
+@dataclass(slots=True)
+class _Batch:
+    """One batch in progress: what it read, what it will write and publish, what it counts."""
+
+    emission: Emission = field(default_factory=Emission)
+    raw: dict[tuple[int, bytes], bytes | None] = field(default_factory=dict)
+    loaded: dict[tuple[int, bytes], _Loaded] = field(default_factory=dict)
+    events: Counter[tuple[str, str]] = field(default_factory=Counter)
+    lags: list[float] = field(default_factory=list)
+    earned: list[OutputEvent] = field(default_factory=list)
+    dead: list[tuple[Record, Rejected]] = field(default_factory=list)
+
+    def write(self, partition: int, key: bytes, value: bytes | None) -> None:
+        changelog = self.emission.changelog.get(partition)
+        if changelog is None:
+            changelog = self.emission.changelog[partition] = {}
+        changelog[key] = value
+
+
+class Agent:
+    """The batch path over the store, the sink and the partitions.
+
+    ``highwater(topic, partition)`` returns the end offset of the latest fetch there (None
+    when unknown); ``now`` is the wall clock.
     """
 
     def __init__(
@@ -145,21 +204,31 @@ class Agent:
         metrics: Metrics,
         *,
         policy: Policy,
-        table: MutableMapping[bytes, bytes],
-        outputs: Outputs,
+        store: Store,
+        sink: Sink,
         highwater: Callable[[str, int], int | None],
         health: Health,
         tick_topic: str,
         now: Callable[[], datetime] = utcnow,
+        tracker: Tracker | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = metrics
-        self.tracker = Tracker(policy, retention=timedelta(seconds=settings.retention_s))
-        self.table = table
-        self.outputs = outputs
+        self.tracker = tracker or Tracker(
+            policy,
+            retention=timedelta(seconds=settings.retention_s),
+            open_retention=timedelta(seconds=settings.open_retention_s),
+        )
+        self.store = store
+        self.sink = sink
         self.health = health
         self.tick_topic = tick_topic
         self.partitions: dict[int, Partition] = {}
+        self.topics: dict[type[OutputEvent], str] = {
+            SlaWarning: settings.warning_topic,
+            SlaBreached: settings.breach_topic,
+            SlaOutcome: settings.outcome_topic,
+        }
         self._highwater = highwater
         self._now = now
         self._grace = timedelta(seconds=settings.grace_s)
@@ -168,52 +237,28 @@ class Agent:
         self._priorities = frozenset(policy.priorities)
 
     async def handle(self, message: Record) -> None:
-        """Process one consumed message: a tick or an input event."""
-        if message.topic == self.tick_topic:
-            await self._on_tick(message)
-        else:
-            await self._on_input(message)
+        """Process one consumed message as a batch of one."""
+        await self.handle_batch([message])
 
-    async def _on_input(self, message: Record) -> None:
-        wall = self._now()
-        part = self._partition(message.partition)
-        self._observe_position(part, message)
-        decoded = self._decode(message, wall)
-        if isinstance(decoded, Rejected):
-            await self._dead_letter(message, decoded, wall)
-            return
-        part.clock.observe(decoded.occurred_at)
-        clock = part.clock.now(wall, self._grace) or decoded.occurred_at
-        key = message.key or b""
-        state, last = self.load(key)
-        new_state, outputs = self.tracker.apply(state, decoded, clock)
-        lag_s = (wall - decoded.occurred_at).total_seconds()
-        if new_state is state:
-            self.metrics.observe_event(decoded.type, "duplicate", lag_s)
-            return
-        await self._emit(outputs)
-        self._store(part, message, key, state, new_state, outputs, last, wall)
-        self.metrics.observe_event(decoded.type, "ok", lag_s)
+    async def handle_batch(self, messages: Sequence[Record]) -> None:
+        """Process a batch: each message in order, then publish everything, then store it.
 
-    async def _on_tick(self, message: Record) -> None:
-        self.health.tick_seen()
-        partition = message.partition
-        part = self.partitions.get(partition)
-        if part is None:
-            return
-        part.tick_sent_at = None
-        wall = self._now()
-        clock = part.clock.now(wall, self._grace)
-        if clock is None:
-            return
-        for ticket_id in part.index.pop_due(clock, limit=_TICK_BATCH):
-            key = ticket_id.encode()
-            state, last = self.load(key)
-            if state is None:
-                continue
-            new_state, outputs = self.tracker.advance(state, clock)
-            await self._emit(outputs)
-            self._store(part, message, key, state, new_state, outputs, last, wall)
+        Returns once every record is delivered and every state stored; raises (leaving the
+        store untouched) when a delivery or a store write fails.
+        """
+        batch = _Batch()
+        self._prefetch(batch, messages)
+        for message in messages:
+            if message.topic == self.tick_topic:
+                self._on_tick(batch, message)
+            else:
+                self._on_input(batch, message)
+        emission = batch.emission
+        if emission:
+            offsets = await self.sink.deliver(emission)
+            for partition, writes in emission.changelog.items():
+                self.store.write(partition, writes, offsets.get(partition))
+        self._account(batch)
 
     def ticks_due(self, owned: Iterable[int], now_s: float) -> Iterator[int]:
         """Yield the partitions of ``owned`` to send a tick to now, each marked sent as yielded.
@@ -230,12 +275,167 @@ class Agent:
             part.tick_sent_at = now_s
             yield partition
 
-    def load(self, key: bytes) -> tuple[TicketState | None, LastEmission | None]:
+    def load(self, partition: int, key: bytes) -> _Loaded:
         """Return the stored state of a ticket and its last emission."""
-        raw = self.table.get(key)
+        [raw] = self.store.get_many(partition, [key])
         return (None, None) if raw is None else decode_state(raw)
 
-    # --- helpers of the per-message path ------------------------------------------------------
+    def output_records(self, outputs: Iterable[OutputEvent]) -> list[tuple[str, bytes, bytes]]:
+        """Return ``(topic, key, value)`` of each output that is published (not fulfilments)."""
+        return [
+            (self.topics[type(o)], o.ticket_id.encode(), encode_output(o))
+            for o in outputs
+            if not isinstance(o, TargetFulfilled)
+        ]
+
+    # --- the per-message steps ----------------------------------------------------------------
+
+    def _prefetch(self, batch: _Batch, messages: Sequence[Record]) -> None:
+        """Read the stored states of the batch's input tickets, one multi-get per partition."""
+        wanted: dict[int, dict[bytes, None]] = {}
+        for message in messages:
+            if message.topic != self.tick_topic:
+                wanted.setdefault(message.partition, {})[message.key or b""] = None
+        for partition, keys in wanted.items():
+            self._read(batch, partition, list(keys))
+
+    def _read(self, batch: _Batch, partition: int, keys: list[bytes]) -> None:
+        missing = [k for k in keys if (partition, k) not in batch.raw]
+        if missing:
+            values = self.store.get_many(partition, missing)
+            for key, value in zip(missing, values, strict=True):
+                batch.raw[(partition, key)] = value
+
+    def _load(self, batch: _Batch, partition: int, key: bytes) -> _Loaded:
+        """Return the ticket's state as of this point of the batch (decoded once per batch)."""
+        loaded = batch.loaded.get((partition, key))
+        if loaded is None:
+            if (partition, key) not in batch.raw:
+                self._read(batch, partition, [key])
+            raw = batch.raw[(partition, key)]
+            loaded = batch.loaded[(partition, key)] = (
+                (None, None) if raw is None else decode_state(raw)
+            )
+        return loaded
+
+    def _on_input(self, batch: _Batch, message: Record) -> None:
+        wall = self._now()
+        part = self._partition(message.partition)
+        self._observe_position(part, message)
+        key = message.key or b""
+        partition = message.partition
+        try:
+            decoded = self._decode(message, wall)
+            if isinstance(decoded, Rejected):
+                self._dead_letter(batch, message, decoded, wall)
+                return
+            part.clock.observe(decoded.occurred_at)
+            clock = part.clock.now(wall, self._grace) or decoded.occurred_at
+            state, last = self._load(batch, partition, key)
+            new_state, outputs = self.tracker.apply(state, decoded, clock)
+            lag_s = (wall - decoded.occurred_at).total_seconds()
+            if new_state is state:
+                batch.events[(decoded.type, "duplicate")] += 1
+                batch.lags.append(lag_s)
+                return
+            encoded, last = self._encode(new_state, outputs, last, message, wall)
+            if encoded is not None and len(encoded) > MAX_STATE_BYTES:
+                rejected = Rejected(
+                    "state_too_large",
+                    f"the ticket's state would be {len(encoded)} bytes, more than "
+                    f"{MAX_STATE_BYTES}: the event is not applied",
+                )
+                self._dead_letter(batch, message, rejected, wall)
+                return
+            records = self.output_records(outputs)
+        except Exception as error:  # the message's content: pure code failed on it
+            self._dead_letter(batch, message, _processing_error(error), wall)
+            return
+        self._stage(batch, part, partition, key, state, new_state, encoded, last)
+        batch.emission.outputs.extend(records)
+        batch.earned.extend(outputs)
+        batch.events[(decoded.type, "ok")] += 1
+        batch.lags.append(lag_s)
+
+    def _on_tick(self, batch: _Batch, message: Record) -> None:
+        self.health.tick_seen()
+        partition = message.partition
+        part = self.partitions.get(partition)
+        if part is None:
+            return
+        part.tick_sent_at = None
+        wall = self._now()
+        clock = part.clock.now(wall, self._grace)
+        if clock is None:
+            return
+        due = part.index.pop_due(clock, limit=_TICK_BATCH)
+        done = 0
+        try:
+            self._read(batch, partition, [ticket_id.encode() for ticket_id in due])
+            for ticket_id in due:
+                key = ticket_id.encode()
+                state, last = self._load(batch, partition, key)
+                if state is not None:
+                    new_state, outputs = self.tracker.advance(state, clock)
+                    encoded, last = self._encode(new_state, outputs, last, message, wall)
+                    records = self.output_records(outputs)
+                    self._stage(batch, part, partition, key, state, new_state, encoded, last)
+                    batch.emission.outputs.extend(records)
+                    batch.earned.extend(outputs)
+                done += 1
+        except BaseException:
+            for ticket_id in due[done:]:  # still due: the next tick (or a restart) has them
+                part.index.set(ticket_id, clock)
+            raise
+
+    def _encode(
+        self,
+        new: TicketState | None,
+        outputs: list[OutputEvent],
+        last: LastEmission | None,
+        cause: Record,
+        wall: datetime,
+    ) -> tuple[bytes | None, LastEmission | None]:
+        """Return the stored bytes of ``new`` (None: forgotten) and its last emission.
+
+        ``cause`` is the message (input event or tick) being processed: when it made the
+        ticket emit, the state records it, so a recovery knows whether those outputs may
+        have been lost (:mod:`worker.stream.recovery`).
+        """
+        if new is None:
+            return None, None
+        if outputs:
+            last = LastEmission(wall.timestamp(), cause.topic, cause.offset)
+        return encode_state(new, partition=cause.partition, emitted=last), last
+
+    def _stage(
+        self,
+        batch: _Batch,
+        part: Partition,
+        partition: int,
+        key: bytes,
+        old: TicketState | None,
+        new: TicketState | None,
+        encoded: bytes | None,
+        last: LastEmission | None,
+    ) -> None:
+        """Write the new state (or forget the ticket) into the batch; index and gauges follow."""
+        ticket_id = key.decode()
+        before: tuple[RunningTarget, ...] = () if old is None else old.running
+        batch.write(partition, key, encoded)
+        batch.loaded[(partition, key)] = (new, last)
+        if new is None:
+            part.index.set(ticket_id, None)
+            self.metrics.update_running(before, ())
+            if old is not None and Tracker.expired(old, new):
+                self.metrics.observe_expired(before[0].tier)
+                log.info("ticket.expired", ticket_id=ticket_id, tier=before[0].tier)
+            return
+        part.index.set(ticket_id, new.due_at)
+        if before != new.running:
+            self.metrics.update_running(before, new.running)
+
+    # --- helpers --------------------------------------------------------------------------------
 
     def _decode(self, message: Record, wall: datetime) -> InputEvent | Rejected:
         value = message.value
@@ -256,30 +456,55 @@ class Agent:
             )
         return decoded
 
-    async def _dead_letter(self, message: Record, rejected: Rejected, wall: datetime) -> None:
+    def _dead_letter(
+        self, batch: _Batch, message: Record, rejected: Rejected, wall: datetime
+    ) -> None:
         value = message.value if isinstance(message.value, bytes | bytearray) else b""
-        timestamp = datetime.fromtimestamp(message.timestamp, UTC) if message.timestamp else None
         dead = DeadLetter(
             reason=rejected.reason,
             error=rejected.error,
             topic=message.topic,
             partition=message.partition,
             offset=message.offset,
-            timestamp=timestamp,
+            timestamp=_record_time(message.timestamp),
             key=message.key,
             payload=bytes(value),
         )
-        await self.outputs.dead_letter(message.key, encode_dead_letter(dead, detected_at=wall))
-        self.metrics.observe_dead_letter(rejected.reason)
-        self.metrics.observe_event("unknown", "dead_letter")
-        log.warning(
-            "message.dead_lettered",
-            reason=rejected.reason,
-            error=rejected.error,
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
+        batch.emission.dead_letters.append(
+            (message.key, encode_dead_letter(dead, detected_at=wall))
         )
+        batch.dead.append((message, rejected))
+
+    def _account(self, batch: _Batch) -> None:
+        """Count and log what a delivered batch did (once per batch, aggregated)."""
+        events = self.metrics.events
+        for (event_type, result), n in batch.events.items():
+            events.labels(event_type, result).inc(n)
+        lag = self.metrics.event_lag
+        for lag_s in batch.lags:
+            lag.observe(lag_s)
+        if batch.earned:
+            self.metrics.observe_outputs(batch.earned)
+            for output in batch.earned:
+                if isinstance(output, SlaBreached):
+                    log.info(
+                        "sla.breached",
+                        ticket_id=output.ticket_id,
+                        target=output.target,
+                        tier=output.tier,
+                        priority=output.priority,
+                    )
+        for message, rejected in batch.dead:
+            self.metrics.observe_dead_letter(rejected.reason)
+            self.metrics.observe_event("unknown", "dead_letter")
+            log.warning(
+                "message.dead_lettered",
+                reason=rejected.reason,
+                error=rejected.error,
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+            )
 
     def _observe_position(self, part: Partition, message: Record) -> None:
         """Track whether this input partition is behind its end (docs/events.md, the clock)."""
@@ -297,45 +522,22 @@ class Agent:
             part = self.partitions[partition] = Partition()
         return part
 
-    def _store(
-        self,
-        part: Partition,
-        cause: Record,
-        key: bytes,
-        old: TicketState | None,
-        new: TicketState | None,
-        outputs: list[OutputEvent],
-        last: LastEmission | None,
-        wall: datetime,
-    ) -> None:
-        """Persist the new state (or forget the ticket) and keep index and gauges in step.
 
-        ``cause`` is the message (input event or tick) being processed: when it made the
-        ticket emit, the state records it, so a recovery knows whether those outputs may
-        have been lost (:mod:`worker.stream.recovery`).
-        """
-        ticket_id = key.decode()
-        before: tuple[RunningTarget, ...] = () if old is None else old.running
-        if new is None:
-            self.table.pop(key, None)
-            part.index.set(ticket_id, None)
-            self.metrics.update_running(before, ())
-            return
-        if outputs:
-            last = LastEmission(wall.timestamp(), cause.topic, cause.offset)
-        self.table[key] = encode_state(new, partition=cause.partition, emitted=last)
-        part.index.set(ticket_id, new.due_at)
-        if before != new.running:
-            self.metrics.update_running(before, new.running)
+def _processing_error(error: Exception) -> Rejected:
+    """Return the dead-letter rejection of a message whose processing raised ``error``."""
+    text = str(error).splitlines()[0] if str(error) else ""
+    return Rejected("processing_error", f"{type(error).__name__}: {text}"[:1000])
 
-    async def _emit(self, outputs: list[OutputEvent]) -> None:
-        for output in outputs:
-            if await self.outputs.publish(output) and isinstance(output, SlaBreached):
-                log.info(
-                    "sla.breached",
-                    ticket_id=output.ticket_id,
-                    target=output.target,
-                    tier=output.tier,
-                    priority=output.priority,
-                )
-        self.metrics.observe_outputs(outputs)
+
+def _record_time(timestamp: float) -> datetime | None:
+    """Return a Kafka record timestamp as a UTC instant; None when absent or out of range.
+
+    Kafka accepts any 64-bit timestamp (year 10000 included); Python's datetime stops at
+    year 9999, so such a record's dead letter carries ``timestamp: null``.
+    """
+    if not timestamp:
+        return None
+    try:
+        return datetime.fromtimestamp(timestamp, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None

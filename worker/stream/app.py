@@ -1,40 +1,69 @@
 """The streaming worker's faust wiring: the App, its topics, table, agent and timer.
 
-The only module that builds faust objects. What runs per message is
-:mod:`worker.stream.agent`; what runs after a rebalance, :mod:`worker.stream.recovery`;
-the HTTP server, :mod:`worker.stream.http_server`. :func:`create_app` connects them to one
-faust App: the agent (concurrency 1, at-least-once) consumes the input topics and the
-internal tick topic, co-partitioned by ticket id; the timer sends ticks; the table's
-recovery callback rebuilds the agent's partitions. :func:`run_worker` runs it.
+The only module that builds faust objects. What runs per batch is
+:mod:`worker.stream.agent` (publishing through :mod:`worker.stream.delivery`); what runs
+after a rebalance, :mod:`worker.stream.recovery`; the HTTP server,
+:mod:`worker.stream.http_server`. :func:`create_app` connects them to one faust App: the
+agent (concurrency 1, at-least-once) consumes the input topics and the internal tick topic,
+co-partitioned by ticket id, in batches; the timer sends ticks; the table's recovery
+callback rebuilds the agent's partitions. :func:`run_worker` runs it.
+
+A batch's offsets become committable only after everything it produced is delivered and
+stored (``faust_internals.hold``/``release``). When a delivery or a store write fails, the
+worker fences every later commit, logs one line and stops itself with SIGTERM; it exits
+with :data:`EXIT_IO_ERROR`, and a restart redoes the batch. A stop (SIGTERM, SIGINT or
+that failure) that has not finished after :data:`SHUTDOWN_GRACE_S` (the broker gone,
+say) ends the process with :data:`EXIT_SHUTDOWN_INCOMPLETE`, saying what was not done.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
 import faust
+import mode
 from aiohttp import web
-from faust.types import TP, StreamT
+from faust.types import TP, EventT, StreamT
 
-from worker.core.events import OutputEvent, SlaBreached, SlaOutcome, SlaWarning
 from worker.core.policy import Policy
 from worker.edge.logs import get_logger
 from worker.edge.metrics import Metrics
 from worker.edge.settings import Settings
-from worker.stream.agent import Agent, Channel, Outputs
+from worker.stream import faust_internals as fi
+from worker.stream.agent import Agent
+from worker.stream.delivery import BATCH_BYTES, KafkaSink, TableStore
 from worker.stream.health import Health
 from worker.stream.http_server import start_http, web_app
 from worker.stream.kafka_admin import (
     DEAD_LETTER_MAX_BYTES,
+    Partitions,
+    changelog_topic,
     kafka_client_options,
     tick_topic,
 )
 from worker.stream.recovery import Recovery
 
-__all__ = ["SlaWorker", "create_app", "run_worker"]
+__all__ = [
+    "BATCH_MAX",
+    "BATCH_WITHIN_S",
+    "EXIT_IO_ERROR",
+    "EXIT_SHUTDOWN_INCOMPLETE",
+    "PRODUCER_REQUEST_TIMEOUT_S",
+    "SHUTDOWN_GRACE_S",
+    "SlaWorker",
+    "create_app",
+    "run_worker",
+]
 
 log = get_logger("sla-worker")
 
@@ -48,19 +77,48 @@ _ROCKSDB_OPTIONS: Final = {
     "max_write_buffer_number": 2,
     "block_cache_size": 8 * 2**20,
 }
+# A batch is what arrived within 50 ms, at most 1,000 messages (measured in
+# bench/bench_worker.py: larger batches gain little, and 50 ms is all a batch adds to a
+# breach's detection). Below faust's stream buffer of 4,096.
+BATCH_MAX: Final = 1_000
+BATCH_WITHIN_S: Final = 0.05
+# aiokafka's request timeout, which is also how long a record is retried (broker down,
+# leader moving) before its delivery fails; faust's default is 20 minutes. Two minutes rides
+# out a broker restart or a leader election; a longer outage stops the worker before any
+# offset moves past what was not delivered (docs/operating.md, reliability).
+PRODUCER_REQUEST_TIMEOUT_S: Final = 120.0
+# A stop that has not finished by then is cut short: under the 10 s an orchestrator usually
+# waits after SIGTERM, with time for the last lines.
+SHUTDOWN_GRACE_S: Final = 8.0
+EXIT_IO_ERROR: Final = 74  # EX_IOERR: a delivery or a store write failed; nothing committed past it
+EXIT_SHUTDOWN_INCOMPLETE: Final = 75  # EX_TEMPFAIL: the stop did not finish (the last commit)
 
 
 class SlaWorker:
     """The faust app wired to the agent, the recovery and the health state."""
 
     def __init__(
-        self, settings: Settings, metrics: Metrics, *, policy: Policy, partitions: int
+        self,
+        settings: Settings,
+        metrics: Metrics,
+        *,
+        policy: Policy,
+        partitions: int,
+        replication_factor: int = 1,
     ) -> None:
         self.settings = settings
         self.metrics = metrics
         self.policy = policy
         self.health = Health(tick_interval_s=settings.tick_interval_s)
         self.tick_topic = tick_topic(settings)
+        self.failure: BaseException | None = None
+        self.watchdog = Watchdog()
+        commit: dict[str, Any] = {}
+        if settings.commit_interval_s:
+            commit = {
+                "broker_commit_interval": float(settings.commit_interval_s),
+                "broker_commit_every": 2**62,  # by time only: tests stop between the two
+            }
         self.app = faust.App(
             settings.app_id,
             broker=settings.broker,
@@ -68,6 +126,8 @@ class SlaWorker:
             store="rocksdb://" if settings.store == "rocksdb" else "memory://",
             datadir=settings.data_dir,
             topic_partitions=partitions,
+            # As `topics create` made the changelog and the ticks (kafka_admin.check_topics).
+            topic_replication_factor=replication_factor,
             topic_allow_declare=True,
             topic_disable_leader=True,
             consumer_auto_offset_reset="earliest",
@@ -78,25 +138,24 @@ class SlaWorker:
             broker_heartbeat_interval=1.0,
             broker_rebalance_timeout=30.0,
             producer_acks=-1,
-            # Why linger: every event writes the changelog and most publish outputs; without
-            # it aiokafka sends a produce request of three or four messages at a time, and the
-            # requests cost more CPU than the messages. 10 ms adds at most that to a breach.
+            producer_request_timeout=PRODUCER_REQUEST_TIMEOUT_S,
+            # The batch path sends closed record batches (no linger); only ticks go through
+            # faust's send, and 10 ms of linger groups those of several partitions.
             producer_linger_ms=10,
+            producer_max_batch_size=BATCH_BYTES,
             producer_max_request_size=DEAD_LETTER_MAX_BYTES,  # dead letters carry big inputs
+            # faust's sensors off (they cost per message); the worker's metrics are its own.
+            Monitor=fi.NoopMonitor,
+            **commit,
             web_enabled=False,  # our own aiohttp server serves the three paths, no more
             web_tables_enabled=False,
             autodiscover=False,
             logging_config=None,
         )
+        fi.install(self.app)  # before any topic or agent: the consumer without wait_first
         raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
         self.source = self.app.topic(*settings.input_topics, self.tick_topic, **raw)
         self.ticks = self.app.topic(self.tick_topic, **raw)
-        targets: dict[type[OutputEvent], Channel] = {
-            SlaWarning: self.app.topic(settings.warning_topic, **raw),
-            SlaBreached: self.app.topic(settings.breach_topic, **raw),
-            SlaOutcome: self.app.topic(settings.outcome_topic, **raw),
-        }
-        dead_letters = self.app.topic(settings.dead_letter_topic, **raw)
         self.table = self.app.Table(
             "tickets",
             partitions=partitions,
@@ -104,12 +163,17 @@ class SlaWorker:
             value_type=bytes,
             options=_ROCKSDB_OPTIONS,
         )
+        self.rocksdb = settings.store == "rocksdb"
         self.agent = Agent(
             settings,
             metrics,
             policy=policy,
-            table=self.table,
-            outputs=Outputs(targets, dead_letters),
+            store=TableStore(self.table, rocksdb=self.rocksdb),
+            sink=KafkaSink(
+                self.app,
+                changelog=changelog_topic(settings),
+                dead_letter_topic=settings.dead_letter_topic,
+            ),
             highwater=self._highwater,
             health=self.health,
             tick_topic=self.tick_topic,
@@ -118,15 +182,49 @@ class SlaWorker:
             settings, metrics, self.agent, self.health, app=self.app, table=self.table
         )
         self.table.on_recover(self.recovery.on_recover)
-        self.app.agent(self.source, name="sla-tracker", concurrency=1)(self._process)
+        # CrashingSupervisor: a bug escaping the agent stops the worker rather than restarting
+        # the agent on the same stream past the failed batch (faust's default).
+        self.app.agent(
+            self.source,
+            name="sla-tracker",
+            concurrency=1,
+            supervisor_strategy=mode.CrashingSupervisor,
+        )(self._process)
         self.app.timer(settings.tick_interval_s)(self._send_ticks)
         self.app.on_partitions_revoked.connect(self.recovery.on_revoked)
         self.app.on_partitions_assigned.connect(self.recovery.on_assigned)
 
     async def _process(self, stream: StreamT[bytes]) -> None:
-        """Hand each message of the faust stream to the agent, one at a time."""
-        async for event in stream.events():
-            await self.agent.handle(event.message)
+        """Hand the agent batches of the stream; each batch committable once it is done."""
+        if self.failure is not None:
+            return  # a stopped worker never processes again
+        consumer = self.app.consumer
+        batches: Any = stream  # faust's StreamT does not declare take_events; Stream has it
+        async for events in batches.take_events(BATCH_MAX, BATCH_WITHIN_S):
+            fi.hold(events)  # ours: nothing of the batch is committable until released
+            try:
+                await self.agent.handle_batch([event.message for event in events])
+            except Exception as error:
+                self._fail(error, events)
+                return  # returned, not crashed: no supervisor restarts it
+            fi.release(events, consumer)
+
+    def _fail(self, error: BaseException, events: Sequence[EventT[Any]]) -> None:
+        """Stop the worker before any offset moves past ``events`` (synchronous: no await)."""
+        fi.fence_commits(self.app, f"{type(error).__name__}: {error}")
+        fi.drop(events)
+        self.failure = error
+        first = events[0].message if events else None
+        log.error(
+            "worker.stopping",
+            reason="delivery_failed" if _is_delivery(error) else "processing_failed",
+            error=_one_line(error),
+            batch_topic=None if first is None else first.topic,
+            batch_partition=None if first is None else first.partition,
+            batch_offset=None if first is None else first.offset,
+        )
+        self.watchdog.arm(self)
+        os.kill(os.getpid(), signal.SIGTERM)  # the same stop as an operator's
 
     async def _send_ticks(self) -> None:
         """Queue a tick on every owned partition that has none in flight (the timer)."""
@@ -167,11 +265,71 @@ def _credentials(settings: Settings) -> Any:
     )
 
 
+def _is_delivery(error: BaseException) -> bool:
+    from worker.stream.delivery import DeliveryError
+
+    return isinstance(error, DeliveryError)
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).splitlines()[0] if str(error) else ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+class Watchdog:
+    """Ends the process if a stop has not finished in :data:`SHUTDOWN_GRACE_S`.
+
+    A thread, not the event loop: the loop itself may be stuck (faust joins its consumer
+    thread synchronously, and that thread retries the broker forever).
+    """
+
+    def __init__(self) -> None:
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+
+    def arm(self, sla: SlaWorker) -> None:
+        """Start the countdown once (later calls do nothing)."""
+        with self._lock:
+            if self._timer is not None:
+                return
+            self._timer = threading.Timer(SHUTDOWN_GRACE_S, _hard_exit, args=(sla,))
+            self._timer.daemon = True
+            self._timer.start()
+
+
+def _hard_exit(sla: SlaWorker) -> None:
+    """Log what the stop could not finish and end the process at once."""
+    code = EXIT_IO_ERROR if sla.failure is not None else EXIT_SHUTDOWN_INCOMPLETE
+    log.error(
+        "worker.shutdown_incomplete",
+        seconds=SHUTDOWN_GRACE_S,
+        exit_code=code,
+        not_done="the last offset commit (and leaving the group) was not confirmed: a "
+        "restart reprocesses what was not committed; outputs repeat with the same ids",
+    )
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
 def create_app(
-    settings: Settings, metrics: Metrics, *, policy: Policy, partitions: int
+    settings: Settings,
+    metrics: Metrics,
+    *,
+    policy: Policy,
+    partitions: int,
+    replication_factor: int = 1,
 ) -> SlaWorker:
     """Build the worker: faust app, topics, table, agent, timer and recovery callbacks."""
-    return SlaWorker(settings, metrics, policy=policy, partitions=partitions)
+    return SlaWorker(
+        settings,
+        metrics,
+        policy=policy,
+        partitions=partitions,
+        replication_factor=replication_factor,
+    )
 
 
 class _Worker(faust.Worker):
@@ -184,6 +342,20 @@ class _Worker(faust.Worker):
         self.spinner = None
         self._sla = sla
         self._runner: web.AppRunner | None = None
+
+    def _on_sigterm(self) -> None:
+        self._stopping("SIGTERM")
+        super()._on_sigterm()
+
+    def _on_sigint(self) -> None:
+        self._stopping("SIGINT")
+        super()._on_sigint()
+
+    def _stopping(self, signal_name: str) -> None:
+        """Say so, and bound the stop (mode's signal handlers call these first)."""
+        if self._sla.failure is None:
+            log.info("worker.stopping", reason=signal_name)
+        self._sla.watchdog.arm(self._sla)
 
     async def on_first_start(self) -> None:
         """Serve /metrics, /healthz and /readyz before recovery starts."""
@@ -204,11 +376,25 @@ class _Worker(faust.Worker):
 
 
 def run_worker(settings: Settings, policy: Policy, partitions: int) -> None:
-    """Run the worker until SIGTERM or SIGINT; exits 0 after a clean shutdown."""
+    """Run the worker until SIGTERM or SIGINT; exits 0 after a clean shutdown.
+
+    Exits :data:`EXIT_IO_ERROR` after a failed delivery or store write (nothing committed
+    past it), :data:`EXIT_SHUTDOWN_INCOMPLETE` when a stop did not finish in time.
+    ``partitions`` is the input partition count (``kafka_admin.check_topics``, whose answer
+    also carries the replication factor of the topics it made).
+    """
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     metrics = Metrics(policy)
-    sla = create_app(settings, metrics, policy=policy, partitions=partitions)
+    sla = create_app(
+        settings,
+        metrics,
+        policy=policy,
+        partitions=int(partitions),
+        replication_factor=(
+            partitions.replication.factor if isinstance(partitions, Partitions) else 1
+        ),
+    )
     worker = _Worker(
         sla,
         loop=loop,
@@ -225,4 +411,9 @@ def run_worker(settings: Settings, policy: Policy, partitions: int) -> None:
         partitions=partitions,
         store=settings.store,
     )
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    except SystemExit:
+        if sla.failure is not None:
+            raise SystemExit(EXIT_IO_ERROR) from None
+        raise

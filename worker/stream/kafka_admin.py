@@ -33,6 +33,7 @@ from worker.edge.settings import Settings
 
 __all__ = [
     "DEAD_LETTER_MAX_BYTES",
+    "Partitions",
     "Replication",
     "TopicStatus",
     "changelog_topic",
@@ -413,8 +414,23 @@ async def create_topics(settings: Settings) -> list[TopicStatus]:
         await _close(admin)
 
 
-async def check_topics(settings: Settings) -> int:
+class Partitions(int):
+    """The input partition count (an int), with the replication of the topics we make."""
+
+    replication: Replication
+
+    def __new__(cls, count: int, replication: Replication) -> Partitions:
+        """Return ``count`` carrying ``replication``."""
+        made = super().__new__(cls, count)
+        made.replication = replication
+        return made
+
+
+async def check_topics(settings: Settings) -> Partitions:
     """Check what the worker needs before it starts; return the input partition count.
+
+    The count carries the replication factor of the topics made (``Partitions``), which the
+    worker tells faust.
 
     Input and output topics must exist and every input topic must have the same partition
     count (the worker refuses to start otherwise, naming the topics). The tick topic and the
@@ -473,7 +489,7 @@ async def check_topics(settings: Settings) -> int:
             replication,
             configs,
         )
-        return partitions
+        return Partitions(partitions, replication)
     finally:
         await _close(admin)
 

@@ -4,7 +4,8 @@ faust calls :meth:`Recovery.on_recover` once the table's partitions are restored
 owned partitions it rebuilds the deadline index and the running-target gauges from every
 stored state, sets each input partition's clock behind or caught up from the group's
 committed offsets, and publishes again the outputs a crash may have lost (docs/operating.md,
-reliability). Until it is done the worker is not ready (/readyz).
+reliability): every one is delivered before consumption resumes. Until it is done the
+worker is not ready (/readyz).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from worker.edge.logs import get_logger
 from worker.edge.metrics import Metrics
 from worker.edge.settings import Settings
 from worker.edge.state_codec import peek_state
-from worker.stream.agent import Agent, Partition
+from worker.stream.agent import Agent, Emission, Partition
 from worker.stream.faust_internals import active_items
 from worker.stream.health import Health
 from worker.stream.kafka_admin import connect_admin, kafka_client_options
@@ -38,6 +39,8 @@ log = get_logger("sla-worker")
 _REEMIT_WINDOW_S: Final = 15.0
 # A rebuild of a million tickets takes seconds: yield to the HTTP server this often.
 _REBUILD_YIELD_EVERY: Final = 1_000
+# Outputs republished per delivery round (each round awaited before the next).
+_REEMIT_BATCH: Final = 1_000
 
 
 class Recovery:
@@ -98,7 +101,7 @@ class Recovery:
         committed = await self._committed(
             [TP(t, p) for t in (*self.settings.input_topics, tick_topic) for p in assigned]
         )
-        unsure: list[bytes] = []
+        unsure: list[tuple[int, bytes]] = []
         # States stored before the causing message was kept: the last seconds' emissions.
         legacy: dict[int, list[tuple[float, bytes]]] = {p: [] for p in assigned}
         stored = active_items(self.table, rocksdb=self.settings.store == "rocksdb")
@@ -115,12 +118,12 @@ class Recovery:
             elif emitted.topic is None or emitted.offset is None:
                 legacy[summary.partition].append((emitted.at, key))
             elif emitted.offset >= committed.get(TP(emitted.topic, summary.partition), -1):
-                unsure.append(key)
+                unsure.append((summary.partition, key))
             if count % _REBUILD_YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # keep /healthz and /metrics answering meanwhile
-        for entries in legacy.values():
+        for p, entries in legacy.items():
             newest = max((at for at, _ in entries), default=0.0)
-            unsure.extend(key for at, key in entries if at >= newest - _REEMIT_WINDOW_S)
+            unsure.extend((p, key) for at, key in entries if at >= newest - _REEMIT_WINDOW_S)
         await self._positions(partitions, committed)
         self.agent.partitions = partitions
         self.metrics.clear_partitions()
@@ -193,17 +196,27 @@ class Recovery:
         )
         return {TP(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items()}
 
-    async def _reemit(self, keys: list[bytes]) -> int:
-        """Publish again every output the tickets ``keys`` emitted (same ids); return how many."""
-        count = 0
+    async def _reemit(self, keys: list[tuple[int, bytes]]) -> int:
+        """Publish again every output the tickets ``keys`` emitted (same ids); return how many.
+
+        ``keys`` are ``(partition, key)``. Every output is delivered before this returns.
+        """
         now = datetime.now(UTC)
-        for key in keys:
-            state, _ = self.agent.load(key)
+        count = 0
+        emission = Emission()
+        for partition, key in keys:
+            state, _ = self.agent.load(partition, key)
             if state is None:
                 continue
-            for output in self.agent.tracker.emitted_outputs(state, detected_at=now):
-                if await self.agent.outputs.publish(output):
-                    count += 1
+            outputs = self.agent.tracker.emitted_outputs(state, detected_at=now)
+            emission.outputs.extend(self.agent.output_records(outputs))
+            if len(emission.outputs) >= _REEMIT_BATCH:
+                await self.agent.sink.deliver(emission)
+                count += len(emission.outputs)
+                emission = Emission()
+        if emission:
+            await self.agent.sink.deliver(emission)
+            count += len(emission.outputs)
         return count
 
 

@@ -1,0 +1,83 @@
+"""SIGTERM while the broker is gone: the worker exits within 10 s, saying what it could not do."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from harness import Deployment, event, free_ports, kafka_sh, utc
+
+S = timedelta(seconds=1)
+# What an orchestrator usually waits after SIGTERM before SIGKILL.
+STOP_BOUND_S = 10.0
+
+
+@dataclass
+class Broker:
+    """A broker of this module's own, which the test stops."""
+
+    env: dict[str, str]
+
+    def up(self) -> None:
+        started = kafka_sh("up", self.env)
+        assert started.returncode == 0, started.stdout + started.stderr
+
+    def down(self) -> None:
+        stopped = kafka_sh("down", self.env)
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    port, controller = free_ports(2)
+    own = Broker(
+        {
+            **os.environ,
+            "KAFKA_PORT": str(port),
+            "KAFKA_CONTROLLER_PORT": str(controller),
+            "KAFKA_STATE_DIR": str(tmp_path_factory.mktemp("shutdown-kafka")),
+        }
+    )
+    own.up()
+    try:
+        yield own
+    finally:
+        own.down()
+
+
+@pytest.fixture(scope="module")
+def kafka_bootstrap(broker: Broker) -> str:
+    """Point this module's deployments at the broker it stops."""
+    return f"127.0.0.1:{broker.env['KAFKA_PORT']}"
+
+
+async def test_sigterm_with_the_broker_stopped_exits_in_time(
+    deployment: Deployment, broker: Broker
+) -> None:
+    """With the broker down, SIGTERM ends the worker within 10 s with a stopping line."""
+    worker = await deployment.start_worker()
+    await deployment.send([event("created", "t1", utc() - 5 * S, tier="fast", priority="P3")])
+    async with asyncio.timeout(60):
+        while worker.total("sla_events_total") < 1:  # noqa: ASYNC110 - polling HTTP
+            await asyncio.sleep(0.2)
+    await asyncio.to_thread(broker.down)
+    try:
+        assert worker.process is not None
+        worker.process.send_signal(signal.SIGTERM)
+        try:
+            code = await asyncio.to_thread(worker.process.wait, STOP_BOUND_S)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            pytest.fail(f"no exit within {STOP_BOUND_S}s of SIGTERM:\n{worker.log()}")
+    finally:
+        await asyncio.to_thread(broker.up)
+    assert worker.log_events("worker.stopping"), worker.log()
+    if code != 0:  # the stop did not finish: it says what it could not do
+        [line] = worker.log_events("worker.shutdown_incomplete")
+        assert "commit" in line["not_done"]
