@@ -27,9 +27,10 @@ $(BIN)/sla-worker: pyproject.toml requirements/dev.lock
 	$(BIN)/python -m pip check
 	touch $@
 
-install: $(BIN)/sla-worker ## virtual environment, the package with dev tools, Kafka jars, kcat and Prometheus
+install: $(BIN)/sla-worker ## virtual environment, the package with dev tools, Kafka jars, kcat, Prometheus, podman
 	$(KAFKA) fetch
 	@bash deploy/install-system-packages.sh
+	@bash deploy/container/setup-host.sh
 
 .PHONY: lock image
 
