@@ -55,8 +55,10 @@ The order of a run is therefore 1, then 3, 4 and 2 on one set of topics and data
 
 Targets of issue 5: 20,000 events/s; breach detection p99 < 1.5 s at 1,000,000 open tickets;
 <= 300 bytes per open ticket; ready within 60 s after a restart at 1,000,000 open tickets.
-``--profile FILE`` runs the worker of 1 under cProfile (``python -m cProfile -o FILE``) and
-prints its hottest functions; its events/s are then those of a profiled worker.
+``--processes 2`` replays figure 1 with two workers of one group (their events/s and CPU
+summed), for the scaling figure. ``--profile FILE`` runs the worker of 1 under cProfile
+(``python -m cProfile -o FILE``) and prints its hottest functions; its events/s are then
+those of a profiled worker.
 
 Layout: figure 1 is ``worker_throughput.py``, figures 2-4 ``worker_open.py``, what they share
 (policy, targets, polling, CPU shares) ``worker_rig.py``; the broker, deployments and worker
@@ -136,7 +138,7 @@ async def run(args: argparse.Namespace, rig: Rig) -> None:
     rates = (args.assume_rate, ASSUMED_PRODUCE_S)
     if args.only in (None, "throughput"):
         profile = rig.tmp / "worker.prof" if args.profile else None
-        thr = await measure_throughput(rig, args.events, profile)
+        thr = await measure_throughput(rig, args.events, profile, args.processes)
         if args.profile:
             shutil.copy(rig.tmp / "worker.prof", args.profile)
         # ticket.created alone costs the worker less than the mixed events of figure 1 (no
@@ -172,6 +174,9 @@ def parse_args() -> argparse.Namespace:
         help="ticket.created/s assumed to place the breach window when figure 1 is not run",
     )
     parser.add_argument("--profile", type=Path, help="cProfile the worker of figure 1 into FILE")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="workers replaying figure 1 together (one group)"
+    )
     parser.add_argument(
         "--breaches-csv", type=Path, help="write deadline,detected_at,published per breach"
     )

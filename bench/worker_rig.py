@@ -13,6 +13,7 @@ import asyncio
 import os
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -167,13 +168,15 @@ class CpuMeter:
     "Other" is every process of the machine but the worker, the broker and this one.
     """
 
-    def __init__(self, worker_pid: int, broker_pid: int | None) -> None:
-        self.worker_pid = worker_pid
+    def __init__(
+        self, worker_pid: int, broker_pid: int | None, *, more: Sequence[int] = ()
+    ) -> None:
+        self.worker_pids = [worker_pid, *more]  # "the worker": every worker process given
         self.broker_pid = broker_pid
         self.began = self._now()
 
     def _now(self) -> tuple[float, float, float]:
-        worker = cpu_seconds(self.worker_pid)
+        worker = sum(cpu_seconds(pid) for pid in self.worker_pids)
         broker = cpu_seconds(self.broker_pid) if self.broker_pid else 0.0
         others = machine_cpu_seconds() - cpu_seconds(os.getpid()) - worker - broker
         return worker, broker, others
@@ -194,14 +197,20 @@ class Stalled(Exception):  # noqa: N818 - a condition, not a failure of ours
         self.value = value
 
 
-async def _total(worker: WorkerProcess, name: str, **labels: str) -> float:
-    """Return the sum of the samples of ``name`` on /metrics; stop the run if it has exited."""
-    worker.check_alive()
-    return await asyncio.to_thread(worker.total, name, **labels)
+async def _total(
+    worker: WorkerProcess | Sequence[WorkerProcess], name: str, **labels: str
+) -> float:
+    """Return the sum of ``name`` on the /metrics of every worker given; stop if one exited."""
+    workers = [worker] if isinstance(worker, WorkerProcess) else list(worker)
+    total = 0.0
+    for each in workers:
+        each.check_alive()
+        total += await asyncio.to_thread(each.total, name, **labels)
+    return total
 
 
 async def counter_reaches(
-    worker: WorkerProcess,
+    worker: WorkerProcess | Sequence[WorkerProcess],
     name: str,
     target: float,
     timeout_s: float,
@@ -210,6 +219,8 @@ async def counter_reaches(
     **labels: str,
 ) -> tuple[float, float]:
     """Poll until the sum of ``name`` reaches ``target``; return (time.time(), value).
+
+    Given several workers, the sum is over all of them.
 
     The time is interpolated between the last poll below ``target`` and the first at or
     above it, assuming a steady rate in between. Raise :class:`Stalled` when the sum has

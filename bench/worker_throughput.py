@@ -60,6 +60,7 @@ class Throughput:
     others_cpu_s: float  # every other process of the machine (not worker, broker, us)
     # events/s of a bare faust agent over the same messages (faust_floor.py), by mode
     floors: dict[str, float | None] = field(default_factory=dict)
+    processes: int = 1  # workers replaying together (one consumer group)
 
     @property
     def worker_rate(self) -> float:
@@ -78,9 +79,10 @@ class Throughput:
 
     def rows(self) -> list[Row]:
         """Return the lines of the final table."""
+        workers = "worker" if self.processes == 1 else f"{self.processes} worker processes"
         rows = [
             (
-                f"sustained events/s, worker replaying {self.events:,} mixed events",
+                f"sustained events/s, {workers} replaying {self.events:,} mixed events",
                 f"{self.worker_rate:,.0f}/s ({self.counted:,} in {self.worker_s:.1f}s)",
                 f">= {TARGET_EVENTS_S:,}/s {verdict(self.worker_rate >= TARGET_EVENTS_S)}",
             ),
@@ -94,7 +96,7 @@ class Throughput:
         for mode, rate in self.floors.items():
             value = "failed (see the log above)" if rate is None else f"{rate:,.0f}/s"
             rows.append((f"bare faust agent, {FLOOR_MODES[mode]}", value, "-"))
-        cpu = f"worker {self.worker_cpu_s / self.worker_s:.0%}"
+        cpu = f"{workers} {self.worker_cpu_s / self.worker_s:.0%}"
         if self.broker_cpu_s is not None:
             cpu += f", broker {self.broker_cpu_s / self.worker_s:.0%}"
         cpu += f", other processes {self.others_share:.0%}"
@@ -128,8 +130,14 @@ def history(policy_file: Path, count: int) -> list[tuple[bytes, bytes]]:
         start -= late + timedelta(minutes=5)  # the history reached the present: start earlier
 
 
-async def measure_throughput(rig: Rig, count: int, profile: Path | None) -> Throughput:
-    """Produce ``count`` historical events, read them bare, then time a worker replaying them."""
+async def measure_throughput(
+    rig: Rig, count: int, profile: Path | None, processes: int = 1
+) -> Throughput:
+    """Produce ``count`` historical events, read them bare, then time a worker replaying them.
+
+    With ``processes`` above 1, that many workers of one group replay them together (timed
+    from all ready until their counters' sum reaches ``count``; CPU is their sum).
+    """
     deployment = await rig.deployment("throughput")
     began = time.perf_counter()
     values = history(rig.policy, count)
@@ -144,15 +152,19 @@ async def measure_throughput(rig: Rig, count: int, profile: Path | None) -> Thro
     log(f"1. bare aiokafka consumer read them in {bare_s:.2f}s ({count / bare_s:,.0f}/s)")
     floors = {mode: faust_floor(rig, deployment, count, mode) for mode in FLOOR_MODES}
 
-    worker = await deployment.start_worker(wait=False, profile=profile)
+    workers = [
+        await deployment.start_worker(wait=False, profile=profile if n == 0 else None)
+        for n in range(processes)
+    ]
+    worker = workers[0]
     try:
-        ready_at = await worker.wait_ready(READY_TIMEOUT_S)
-        at_ready = await asyncio.to_thread(worker.total, "sla_events_total")
-        meter = CpuMeter(worker.pid, rig.broker_pid)
+        ready_at = max([await w.wait_ready(READY_TIMEOUT_S) for w in workers])
+        at_ready = sum([await asyncio.to_thread(w.total, "sla_events_total") for w in workers])
+        meter = CpuMeter(worker.pid, rig.broker_pid, more=[w.pid for w in workers[1:]])
         log(f"1. worker ready in {ready_at - worker.started_at:.1f}s ({at_ready:,.0f} processed)")
         timeout_s = max(600.0, count / 200)
         done_at, _ = await counter_reaches(
-            worker, "sla_events_total", count, timeout_s, stall_s=120
+            workers, "sla_events_total", count, timeout_s, stall_s=120
         )
         worker_cpu, broker_cpu, others = meter.used()
         result = Throughput(
@@ -166,6 +178,7 @@ async def measure_throughput(rig: Rig, count: int, profile: Path | None) -> Thro
             broker_cpu_s=broker_cpu,
             others_cpu_s=others,
             floors=floors,
+            processes=processes,
         )
         log(
             f"1. worker processed them in {result.worker_s:.1f}s after ready "
@@ -173,7 +186,8 @@ async def measure_throughput(rig: Rig, count: int, profile: Path | None) -> Thro
             f"core)"
         )
     finally:
-        await stop_worker(worker)
+        for each in workers:
+            await stop_worker(each)
     await rig.done(deployment)
     if profile is not None:
         show_profile(profile)

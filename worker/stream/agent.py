@@ -183,6 +183,7 @@ class _Batch:
     lags: list[float] = field(default_factory=list)
     earned: list[OutputEvent] = field(default_factory=list)
     dead: list[tuple[Record, Rejected]] = field(default_factory=list)
+    highwaters: dict[tuple[str, int], int | None] = field(default_factory=dict)
 
     def write(self, partition: int, key: bytes, value: bytes | None) -> None:
         changelog = self.emission.changelog.get(partition)
@@ -321,7 +322,7 @@ class Agent:
     def _on_input(self, batch: _Batch, message: Record) -> None:
         wall = self._now()
         part = self._partition(message.partition)
-        self._observe_position(part, message)
+        self._observe_position(batch, part, message)
         key = message.key or b""
         partition = message.partition
         try:
@@ -506,9 +507,17 @@ class Agent:
                 offset=message.offset,
             )
 
-    def _observe_position(self, part: Partition, message: Record) -> None:
-        """Track whether this input partition is behind its end (docs/events.md, the clock)."""
-        highwater = self._highwater(message.topic, message.partition)
+    def _observe_position(self, batch: _Batch, part: Partition, message: Record) -> None:
+        """Track whether this input partition is behind its end (docs/events.md, the clock).
+
+        The end is read once per partition per batch (every message of the batch was
+        fetched before it started).
+        """
+        where = (message.topic, message.partition)
+        if where in batch.highwaters:
+            highwater = batch.highwaters[where]
+        else:
+            highwater = batch.highwaters[where] = self._highwater(*where)
         behind = highwater is None or message.offset + 1 < highwater
         if part.clock.caught_up == behind:  # state changes: tell metrics
             part.clock.set_behind(message.topic, behind)
