@@ -182,3 +182,24 @@ async def test_an_open_ticket_past_open_retention_is_forgotten_and_counted(
     [line] = worker.log_events("ticket.expired")
     assert line["ticket_id"] == "silent"
     assert await worker.stop(signal.SIGTERM) == 0
+
+
+async def test_a_batch_too_large_for_its_topic_is_sent_again_record_by_record(
+    deployment: Deployment,
+) -> None:
+    """Outputs whose record batch exceeds the topic's max.message.bytes, each record within
+    it, are all delivered one by one; the worker does not stop."""
+    await _alter_topic(deployment, "outcomes", {"max.message.bytes": "2000"})
+    worker = await deployment.start_worker()
+    start = utc() - 10 * S
+    tickets = [f"s{i}" for i in range(60)]
+    events = [event("created", t, start, tier="fast", priority="P1") for t in tickets]
+    events += [event("responded", t, start + 1 * S) for t in tickets]
+    await deployment.send(events)
+    outcomes = await deployment.read("outcomes", lambda rs: len(_ids(rs)) >= len(tickets))
+    assert {r["ticket_id"] for r in outcomes} == set(tickets)
+    assert all(r["outcome"] == "met" for r in outcomes)
+    worker.check_alive()
+    assert worker.log_events("delivery.split")  # the path under test was taken
+    assert worker.log_events("worker.stopping") == []
+    await worker.stop()

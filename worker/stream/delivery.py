@@ -22,6 +22,7 @@ from aiokafka.errors import MessageSizeTooLargeError
 from aiokafka.partitioner import murmur2
 from faust.types import AppT, TableT
 
+from worker.edge.logs import get_logger
 from worker.stream import faust_internals as fi
 from worker.stream.agent import Emission
 
@@ -34,6 +35,8 @@ __all__ = ["BATCH_BYTES", "DeliveryError", "KafkaSink", "TableStore"]
 BATCH_BYTES: Final = 256 * 1024
 
 _Records = list[tuple[bytes | None, bytes | None]]
+
+log = get_logger("sla-worker")
 
 
 class DeliveryError(Exception):
@@ -124,6 +127,13 @@ def _builders(aio: Any, records: _Records) -> list[tuple[_Records, Any]]:
 
 async def _one_by_one(aio: Any, topic: str, partition: int | None, chunk: _Records) -> int:
     """Send a refused batch's records one at a time (aiokafka does not split batches)."""
+    log.warning(
+        "delivery.split",
+        topic=topic,
+        partition=partition,
+        records=len(chunk),
+        why="the record batch is larger than the topic's max.message.bytes",
+    )
     last = -1
     for key, value in chunk:
         try:
