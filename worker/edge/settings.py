@@ -55,7 +55,7 @@ class Settings:
     kafka_sasl_username: str = ""
     kafka_sasl_password: str = ""
     kafka_ssl_cafile: str = ""
-    # Beyond docs/settings.md (documented in the README):
+    # Operational tuning (docs/settings.md documents every setting):
     retention_s: int = 7 * 86_400
     tick_interval_s: float = 0.25
     max_future_s: int = 86_400
