@@ -203,3 +203,21 @@ async def test_a_batch_too_large_for_its_topic_is_sent_again_record_by_record(
     assert worker.log_events("delivery.split")  # the path under test was taken
     assert worker.log_events("worker.stopping") == []
     await worker.stop()
+
+
+async def test_the_memory_store_keeps_states_across_a_restart(deployment: Deployment) -> None:
+    """With SLA_STORE=memory the batch path writes the store's dict and the changelog: a
+    restarted worker rebuilds the states from the changelog (a repeated event is a duplicate)."""
+    worker = await deployment.start_worker(SLA_STORE="memory")
+    start = utc() - 10 * S
+    responded = event("responded", "m1", start + 1 * S)
+    await deployment.send([event("created", "m1", start, tier="fast", priority="P1"), responded])
+    await deployment.read("outcomes", lambda rs: len(rs) >= 1)
+    assert await worker.stop() == 0
+    await deployment.restart(worker)
+    await deployment.send([responded])
+    async with asyncio.timeout(60):
+        while worker.total("sla_events_total", result="duplicate") < 1:  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
+    assert {r["id"] for r in await deployment.drain("outcomes")} == {"m1:first_response:1"}
+    await worker.stop()
