@@ -369,6 +369,7 @@ def topic_names(tag: str) -> dict[str, str]:
         "breaches": f"breach-{tag}",
         "outcomes": f"outcome-{tag}",
         "dead_letters": f"dlq-{tag}",
+        "status": f"status-{tag}",
     }
 
 
@@ -413,6 +414,7 @@ class Deployment:
             "SLA_BREACH_TOPIC": topics["breaches"],
             "SLA_OUTCOME_TOPIC": topics["outcomes"],
             "SLA_DEAD_LETTER_TOPIC": topics["dead_letters"],
+            "SLA_STATUS_TOPIC": topics["status"],
             "SLA_PARTITIONS": str(partitions),
             "SLA_LOG_FORMAT": "json",
             "SLA_STORE": "rocksdb",

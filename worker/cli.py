@@ -189,12 +189,25 @@ def policy_explain(
     help="Let time run on to TS (RFC 3339, or 'now'); default: stop at the newest event.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print outputs as JSON lines.")
-def simulate(policy_file: str, events: IO[bytes], until: datetime | None, as_json: bool) -> None:
+@click.option(
+    "--status",
+    "as_status",
+    is_flag=True,
+    help="Print instead the final status of each ticket (sla.status JSON lines, by ticket id).",
+)
+def simulate(
+    policy_file: str,
+    events: IO[bytes],
+    until: datetime | None,
+    as_json: bool,
+    as_status: bool,
+) -> None:
     """Replay EVENTS.jsonl by event time: every warning, breach and outcome, then compliance.
 
     The same state machine as the worker with a perfect clock; with --json each output is
-    the JSON the worker publishes (detected_at aside). Invalid lines are reported on stderr
-    with their numbers and reasons, and skipped.
+    the JSON the worker publishes (detected_at aside); with --status, the last status the
+    worker publishes for each ticket it still holds (as_of aside). Invalid lines are
+    reported on stderr with their numbers and reasons, and skipped.
     """
     from worker.core.events import TargetFulfilled
     from worker.core.tracker import Tracker
@@ -209,13 +222,20 @@ def simulate(policy_file: str, events: IO[bytes], until: datetime | None, as_jso
         click.echo(line, err=True)
     simulation = Simulation(Tracker(loaded))
     for output in simulation.run(decoded, until=until):
-        if isinstance(output, TargetFulfilled):
+        if isinstance(output, TargetFulfilled) or as_status:
             continue
         if as_json:
             click.echo(json.dumps(output_to_dict(output), separators=(",", ":")))
         else:
             click.echo(output_line(output))
-    click.echo(compliance_table(simulation.stats, len(decoded), len(invalid)), err=as_json)
+    if as_status:
+        from worker.edge.codec import encode_status
+
+        for status in simulation.statuses():
+            click.echo(encode_status(status).decode())
+    click.echo(
+        compliance_table(simulation.stats, len(decoded), len(invalid)), err=as_json or as_status
+    )
 
 
 # --- sla-worker rules ----------------------------------------------------------------------

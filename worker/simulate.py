@@ -18,6 +18,7 @@ from datetime import datetime
 from worker.core.events import InputEvent, OutputEvent, SlaOutcome, TargetFulfilled
 from worker.core.policy import Policy
 from worker.core.schedule import COMPACT_FACTOR, COMPACT_MIN, DueQueue
+from worker.core.status import TicketStatus, status_of
 from worker.core.tracker import TicketState, Tracker, event_order
 from worker.edge.codec import InvalidLine, Rejected, check_references, decode_event
 
@@ -162,6 +163,19 @@ class Simulation:
         if until is not None:
             yield from self._fire_due(before=until, inclusive=True)
             self.clock = until
+
+    def statuses(self) -> Iterator[TicketStatus]:
+        """Yield the status of every ticket held, by ticket id, at the replay's clock.
+
+        Forgotten tickets have none (the worker publishes their tombstone), nor do orphans.
+        """
+        clock = self.clock
+        if clock is None:
+            return
+        for ticket_id in sorted(self.states):
+            status = status_of(self.tracker, self.states[ticket_id], clock)
+            if status is not None:
+                yield status
 
     def _fire_due(self, before: datetime, *, inclusive: bool = False) -> Iterator[OutputEvent]:
         """Advance every ticket due before (or at, when inclusive) ``before``, in due order.

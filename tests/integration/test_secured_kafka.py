@@ -147,6 +147,7 @@ async def deployments(
             "SLA_BREACH_TOPIC": topics["breaches"],
             "SLA_OUTCOME_TOPIC": topics["outcomes"],
             "SLA_DEAD_LETTER_TOPIC": topics["dead_letters"],
+            "SLA_STATUS_TOPIC": topics["status"],
             "SLA_PARTITIONS": "2",
             "SLA_LOG_FORMAT": "json",
             "SLA_STORE": "rocksdb",
@@ -158,8 +159,8 @@ async def deployments(
         made.append(deployment)
         created = await _command(env, "topics", "create")
         assert created.returncode == 0, created.stderr
-        # the input, four outputs, the ticks and the state changelog
-        assert created.stdout.count("created ") == 7, created.stdout
+        # the input, four outputs, the status topic, the ticks and the state changelog
+        assert created.stdout.count("created ") == 8, created.stdout
         return deployment
 
     try:

@@ -21,10 +21,18 @@ from worker.core.events import (
     INPUT_TYPES,
     OUTPUT_TYPES,
     DeadLetter,
+    InputEvent,
     SlaBreached,
     SlaOutcome,
     SlaWarning,
+    TicketCreated,
+    TicketPaused,
+    TicketReopened,
+    TicketResolved,
 )
+from worker.core.policy import parse_policy
+from worker.core.status import STATES, TicketStatus, status_of
+from worker.core.tracker import Tracker
 from worker.edge.codec import (
     MAX_YEAR,
     MIN_YEAR,
@@ -33,12 +41,16 @@ from worker.edge.codec import (
     encode_dead_letter,
     encode_input,
     encode_output,
+    encode_status,
     parse_timestamp,
+    status_to_dict,
 )
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
 EXAMPLES_DIR = SCHEMAS_DIR / "examples"
-ALL_TYPES = sorted([*INPUT_TYPES, *OUTPUT_TYPES])
+# sla.status is no event but a ticket's status (worker/core/status.py); its schema lives here too.
+STATUS_TYPE = "sla.status"
+ALL_TYPES = sorted([*INPUT_TYPES, *OUTPUT_TYPES, STATUS_TYPE])
 
 
 def load(path: Path) -> Any:
@@ -94,7 +106,7 @@ def codec_accepts(document: object, *, ascii_only: bool = False) -> bool:
 
 
 def test_one_schema_per_type_and_nothing_else() -> None:
-    """schemas/ holds exactly one <type>.v1.json per input and output type."""
+    """schemas/ holds exactly one <type>.v1.json per input and output type, and the status."""
     assert sorted(p.name for p in SCHEMAS_DIR.glob("*.v1.json") if p.stem != "policy.v1") == [
         f"{kind}.v1.json" for kind in ALL_TYPES
     ]
@@ -124,7 +136,7 @@ def test_input_schemas_share_their_definitions() -> None:
     """Every input schema carries the same $defs, so no copy drifts from the others."""
     defs = [SCHEMAS[kind]["$defs"] for kind in INPUT_TYPES]
     assert all(d == defs[0] for d in defs)
-    outputs = [SCHEMAS[kind]["$defs"]["timestamp"] for kind in OUTPUT_TYPES]
+    outputs = [SCHEMAS[kind]["$defs"]["timestamp"] for kind in (*OUTPUT_TYPES, STATUS_TYPE)]
     assert all(d == outputs[0] for d in outputs)
 
 
@@ -555,3 +567,89 @@ def test_timestamp_pattern_and_parser_agree(text: str) -> None:
         {"type": "ticket.paused", "event_id": "e", "ticket_id": "t", "occurred_at": text}
     )
     assert parsed == schema_ok, text
+
+
+# --- the status ------------------------------------------------------------------------------
+
+
+def _statuses() -> list[TicketStatus]:
+    """Statuses in every state, from a small policy and the events that lead to each."""
+    policy = parse_policy(
+        {
+            "version": 1,
+            "name": "schema-test",
+            "priorities": ["P1", "P2"],
+            "warnings": ["50%", "15m"],
+            "tiers": {
+                "gold": {
+                    "commitment": "sla",
+                    "objective": 0.99,
+                    "targets": {
+                        "first_response": {"P1": "1h"},
+                        "resolution": {"P1": {"within": "4h", "pausable": True}},
+                    },
+                },
+                "free": {"commitment": "none"},
+            },
+        },
+        source="test",
+        sha256="0" * 64,
+    )
+    tracker = Tracker(policy)
+    t0 = datetime(2026, 11, 23, 10, tzinfo=UTC)
+    minute = timedelta(minutes=1)
+
+    def run(
+        ticket: str, steps: list[tuple[type[InputEvent], int, dict[str, str]]], at: int
+    ) -> TicketStatus:
+        state = None
+        for number, (kind, minutes, fields) in enumerate(steps):
+            when = t0 + minutes * minute
+            event = kind(
+                event_id=f"{ticket}-{number}", ticket_id=ticket, occurred_at=when, **fields
+            )
+            state, _ = tracker.apply(state, event, when)
+        assert state is not None
+        state, _ = tracker.advance(state, t0 + at * minute)
+        assert state is not None
+        status = status_of(tracker, state, t0 + at * minute + timedelta(microseconds=5))
+        assert status is not None
+        return status
+
+    gold = {"tier": "gold", "priority": "P1", "customer_id": "acme"}
+    return [
+        run("T1", [(TicketCreated, 0, gold)], 50),
+        run("T2", [(TicketCreated, 0, gold), (TicketPaused, 10, {})], 120),
+        run("T3", [(TicketCreated, 0, gold), (TicketResolved, 90, {})], 90),
+        run("T4", [(TicketCreated, 0, {"tier": "free", "priority": "P2"})], 30),
+        run("T5", [(TicketCreated, 0, gold), (TicketResolved, 5, {}), (TicketReopened, 9, {})], 9),
+    ]
+
+
+def test_encoded_statuses_validate() -> None:
+    """What encode_status writes, in every target state, is valid for sla.status."""
+    states = set()
+    for status in _statuses():
+        document = json.loads(encode_status(status))
+        VALIDATORS[STATUS_TYPE].validate(document)
+        assert document == status_to_dict(status)
+        states.update(target["state"] for target in document["targets"])
+    assert states == set(STATES)
+
+
+def test_status_schema_refuses_what_the_codec_never_writes() -> None:
+    """The status schema is exact: no extra fields, known states only, paused has no deadline."""
+    document = json.loads(encode_status(_statuses()[0]))
+    validator = VALIDATORS[STATUS_TYPE]
+    assert validator.is_valid(document)
+    assert not validator.is_valid(document | {"extra": 1})
+    assert not validator.is_valid(document | {"policy_sha256": "xyz"})
+    target = document["targets"][0]
+    for change in (
+        {"state": "late"},
+        {"state": "paused"},  # it has a deadline
+        {"state": "met"},  # without a fulfilment
+        {"warnings": ["50%", "50%"]},
+        {"extra": 1},
+    ):
+        assert not validator.is_valid(document | {"targets": [target | change]}), change

@@ -56,6 +56,7 @@ from worker.core.events import (
     TicketResumed,
     TicketUpdated,
 )
+from worker.core.status import TicketStatus
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
@@ -74,10 +75,12 @@ __all__ = [
     "encode_dead_letter",
     "encode_input",
     "encode_output",
+    "encode_status",
     "format_timestamp",
     "outcome_lines",
     "output_to_dict",
     "parse_timestamp",
+    "status_to_dict",
 ]
 
 # Kafka's default broker and topic limit (message.max.bytes) is about 1 MiB, so a larger
@@ -503,6 +506,49 @@ def output_to_dict(event: SlaWarning | SlaBreached | SlaOutcome) -> dict[str, ob
 def encode_output(event: SlaWarning | SlaBreached | SlaOutcome) -> bytes:
     """Return the wire JSON of an output event: compact, keys in a fixed order, UTC ``Z``."""
     return _JSON_ENCODER.encode(output_to_dict(event))
+
+
+def status_to_dict(status: TicketStatus) -> dict[str, object]:
+    """Return the JSON-ready content of a ticket's status (``sla.status``), keys in wire order."""
+    return {
+        "type": "sla.status",
+        "ticket_id": status.ticket_id,
+        "customer_id": status.customer_id,
+        "tier": status.tier,
+        "priority": status.priority,
+        "as_of": format_timestamp(status.as_of),
+        "policy": status.policy,
+        "policy_sha256": status.policy_sha256 or None,
+        "targets": [
+            {
+                "target": t.target,
+                "cycle": t.cycle,
+                "state": t.state,
+                "commitment": t.commitment,
+                "started_at": format_timestamp(t.started_at),
+                "deadline": None if t.deadline is None else format_timestamp(t.deadline),
+                "target_seconds": t.target_seconds,
+                "elapsed_seconds": _seconds(t.elapsed_seconds),
+                "remaining_seconds": (
+                    None if t.remaining_seconds is None else _seconds(t.remaining_seconds)
+                ),
+                "fulfilled_at": (
+                    None if t.fulfilled_at is None else format_timestamp(t.fulfilled_at)
+                ),
+                "warnings": list(t.warnings),
+            }
+            for t in status.targets
+        ],
+    }
+
+
+def encode_status(status: TicketStatus) -> bytes:
+    """Return the wire JSON of a ticket's status: compact, keys in a fixed order, UTC ``Z``.
+
+    The Kafka key is the ticket id; a ticket forgotten is a tombstone (no value), which the
+    shell publishes itself.
+    """
+    return _JSON_ENCODER.encode(status_to_dict(status))
 
 
 def encode_dead_letter(dead_letter: DeadLetter, *, detected_at: datetime) -> bytes:

@@ -42,6 +42,8 @@ class Settings:
     breach_topic: str = "sla-breaches"
     outcome_topic: str = "sla-outcomes"
     dead_letter_topic: str = "sla-dead-letter"
+    # The compacted topic of every ticket's current SLA status (docs/events.md); empty: off.
+    status_topic: str = "sla-status"
     partitions: int = 8
     data_dir: str = ""
     store: str = "rocksdb"
@@ -160,7 +162,7 @@ class Settings:
         values: dict[str, Any] = {}
         for field in fields(cls):
             name = ENV_NAMES[field.name]
-            if name in env and env[name] != "":
+            if name in env and (env[name] != "" or field.name in _EMPTY_MEANS_OFF):
                 values[field.name] = _convert(field.name, name, env[name])
         for key, value in overrides.items():
             if value is not None:
@@ -186,6 +188,7 @@ ENV_NAMES: Final[dict[str, str]] = {
     "breach_topic": "SLA_BREACH_TOPIC",
     "outcome_topic": "SLA_OUTCOME_TOPIC",
     "dead_letter_topic": "SLA_DEAD_LETTER_TOPIC",
+    "status_topic": "SLA_STATUS_TOPIC",
     "partitions": "SLA_PARTITIONS",
     "data_dir": "SLA_DATA_DIR",
     "store": "SLA_STORE",
@@ -209,6 +212,8 @@ ENV_NAMES: Final[dict[str, str]] = {
     "commit_interval_s": "SLA_COMMIT_INTERVAL",
 }
 
+# Settings whose empty value is a choice (off), not "unset, take the default".
+_EMPTY_MEANS_OFF: Final = frozenset({"status_topic"})
 _DURATIONS: Final = {
     "grace_s",
     "retention_s",

@@ -48,6 +48,7 @@ from worker.core.events import (
 )
 from worker.core.policy import Policy
 from worker.core.schedule import DeadlineIndex
+from worker.core.status import status_of
 from worker.core.tracker import RunningTarget, TicketState, Tracker
 from worker.edge.codec import (
     MAX_MESSAGE_BYTES,
@@ -55,6 +56,7 @@ from worker.edge.codec import (
     decode_message,
     encode_dead_letter,
     encode_output,
+    encode_status,
 )
 from worker.edge.logs import get_logger
 from worker.edge.metrics import Metrics
@@ -123,19 +125,23 @@ class Record(Protocol):
 
 @dataclass(slots=True)
 class Emission:
-    """What one batch publishes: changelog records, outputs and dead letters.
+    """What one batch publishes: changelog records, outputs, statuses and dead letters.
 
     ``changelog[p]`` maps each ticket key written on partition ``p`` to its latest stored
     state, or None (a tombstone: the ticket is forgotten), in the order first written.
     ``outputs`` are ``(topic, key, value)``; ``dead_letters`` are ``(key, value)``.
+    ``statuses`` maps ``(status topic, ticket key)`` to the ticket's latest status in the
+    batch, or None (a tombstone); only the latest of a batch is published (a compacted topic
+    keeps only that anyway).
     """
 
     changelog: dict[int, dict[bytes, bytes | None]] = field(default_factory=dict)
     outputs: list[tuple[str, bytes, bytes]] = field(default_factory=list)
     dead_letters: list[tuple[bytes | None, bytes]] = field(default_factory=list)
+    statuses: dict[tuple[str, bytes], bytes | None] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.changelog or self.outputs or self.dead_letters)
+        return bool(self.changelog or self.outputs or self.dead_letters or self.statuses)
 
 
 class Sink(Protocol):
@@ -230,6 +236,9 @@ class Agent:
             SlaBreached: settings.breach_topic,
             SlaOutcome: settings.outcome_topic,
         }
+        self.status_topic = settings.status_topic  # empty: no status stream
+        # The statuses' own tracker (the same policy): an injected tracker may be a wrapper.
+        self._status_tracker = Tracker(policy)
         self._highwater = highwater
         self._now = now
         self._grace = timedelta(seconds=settings.grace_s)
@@ -349,10 +358,13 @@ class Agent:
                 self._dead_letter(batch, message, rejected, wall)
                 return
             records = self.output_records(outputs)
+            status = self._status(state, new_state, clock)
         except Exception as error:  # the message's content: pure code failed on it
             self._dead_letter(batch, message, _processing_error(error), wall)
             return
         self._stage(batch, part, partition, key, state, new_state, encoded, last)
+        if not isinstance(status, _Unchanged):
+            batch.emission.statuses[(self.status_topic, key)] = status
         batch.emission.outputs.extend(records)
         batch.earned.extend(outputs)
         batch.events[(decoded.type, "ok")] += 1
@@ -380,7 +392,10 @@ class Agent:
                     new_state, outputs = self.tracker.advance(state, clock)
                     encoded, last = self._encode(new_state, outputs, last, message, wall)
                     records = self.output_records(outputs)
+                    status = self._status(state, new_state, clock)
                     self._stage(batch, part, partition, key, state, new_state, encoded, last)
+                    if not isinstance(status, _Unchanged):
+                        batch.emission.statuses[(self.status_topic, key)] = status
                     batch.emission.outputs.extend(records)
                     batch.earned.extend(outputs)
                 done += 1
@@ -435,6 +450,24 @@ class Agent:
         part.index.set(ticket_id, new.due_at)
         if before != new.running:
             self.metrics.update_running(before, new.running)
+
+    def _status(
+        self, old: TicketState | None, new: TicketState | None, clock: datetime
+    ) -> bytes | _Unchanged | None:
+        """Return the ticket's status to publish after ``old`` -> ``new`` (None: a tombstone).
+
+        A status changes only with the ticket's events or its emitted outputs (a warning,
+        a breach): otherwise, and when the stream is off, :data:`_UNCHANGED`. A ticket
+        without a creation (an orphan) has no status.
+        """
+        if not self.status_topic or new is old:
+            return _UNCHANGED
+        if new is None:
+            return None if old is not None else _UNCHANGED
+        if old is not None and old.events is new.events and old.emitted == new.emitted:
+            return _UNCHANGED
+        status = status_of(self._status_tracker, new, clock)
+        return _UNCHANGED if status is None else encode_status(status)
 
     # --- helpers --------------------------------------------------------------------------------
 
@@ -530,6 +563,13 @@ class Agent:
         if part is None:
             part = self.partitions[partition] = Partition()
         return part
+
+
+class _Unchanged:
+    """The type of :data:`_UNCHANGED`: no status to publish."""
+
+
+_UNCHANGED: Final = _Unchanged()
 
 
 def _processing_error(error: Exception) -> Rejected:

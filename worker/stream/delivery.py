@@ -1,10 +1,10 @@
 """The agent's sink and store in the worker: Kafka record batches and the faust table's store.
 
-:class:`KafkaSink` publishes a batch's changelog records, outputs and dead letters with the
-aiokafka producer faust started: one closed record batch per topic partition (several when
-one is full), all sent at once, then every delivery awaited and checked. A batch the broker
-refuses as too large is sent again record by record once; any other failure raises
-:class:`DeliveryError`, naming the topic, the partition and the broker's error.
+:class:`KafkaSink` publishes a batch's changelog records, outputs, ticket statuses and dead
+letters with the aiokafka producer faust started: one closed record batch per topic
+partition (several when one is full), all sent at once, then every delivery awaited and
+checked. A batch the broker refuses as too large is sent again record by record once; any
+other failure raises :class:`DeliveryError`, naming the topic, the partition and the broker's error.
 
 :class:`TableStore` reads and writes the ticket table's store directly: per partition, one
 RocksDB multi-get and one write batch plus the persisted changelog offset (faust's recovery
@@ -74,7 +74,9 @@ class KafkaSink:
         groups: dict[tuple[str, int], _Records] = {}
         for partition, writes in emission.changelog.items():
             groups[(self._changelog, partition)] = list(writes.items())
-        for topic, out_key, out_value in emission.outputs:
+        published: list[tuple[str, bytes, bytes | None]] = [*emission.outputs]
+        published.extend((topic, key, value) for (topic, key), value in emission.statuses.items())
+        for topic, out_key, out_value in published:
             count = self._partitions.get(topic)
             if count is None:
                 count = self._partitions[topic] = len(await aio.partitions_for(topic))

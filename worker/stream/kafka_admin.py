@@ -43,6 +43,7 @@ __all__ = [
     "create_topics",
     "kafka_client_options",
     "security_refusal",
+    "status_topics",
     "tick_topic",
 ]
 
@@ -89,7 +90,15 @@ def _topic_configs(settings: Settings, replication: Replication) -> dict[str, di
     configs[tick_topic(settings)] = isr | {"retention.ms": str(_TICK_RETENTION_MS)}
     configs[settings.dead_letter_topic] = isr | {"max.message.bytes": str(DEAD_LETTER_MAX_BYTES)}
     configs[changelog_topic(settings)] = isr | {"cleanup.policy": "compact"}
+    if settings.status_topic:
+        # The latest status of each ticket is what a reader wants; tombstones forget tickets.
+        configs[settings.status_topic] = isr | {"cleanup.policy": "compact"}
     return configs
+
+
+def status_topics(settings: Settings) -> tuple[str, ...]:
+    """Return the status topic in a tuple, or nothing when the status stream is off."""
+    return (settings.status_topic,) if settings.status_topic else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,7 +394,8 @@ async def create_topics(settings: Settings) -> list[TopicStatus]:
     admin = await connect_admin(settings)
     try:
         internal = [tick_topic(settings), changelog_topic(settings)]
-        names = list(dict.fromkeys([*settings.input_topics, *settings.output_topics, *internal]))
+        published = [*settings.output_topics, *status_topics(settings)]
+        names = list(dict.fromkeys([*settings.input_topics, *published, *internal]))
         counts = await _partition_counts(admin, names)
         replication = await _replication(admin, settings)
         configs = _topic_configs(settings, replication)
@@ -440,7 +450,7 @@ async def check_topics(settings: Settings) -> Partitions:
     admin = await connect_admin(settings)
     try:
         ticks = tick_topic(settings)
-        wanted = [*settings.input_topics, *settings.output_topics, ticks]
+        wanted = [*settings.input_topics, *settings.output_topics, *status_topics(settings), ticks]
         counts = await _partition_counts(admin, wanted)
         missing = [n for n in dict.fromkeys(wanted) if n not in counts and n != ticks]
         if missing:
@@ -473,6 +483,14 @@ async def check_topics(settings: Settings) -> Partitions:
                 "compact): its old states would be deleted by retention and a restore would "
                 f"lose tickets; set it with kafka-configs --alter --entity-type topics "
                 f"--entity-name {changelog} --add-config cleanup.policy=compact"
+            )
+        status = settings.status_topic
+        if status and "compact" not in await _cleanup_policy(admin, status):
+            raise StartupError(
+                f"the status topic {status} is not compacted (cleanup.policy is not compact): "
+                "retention would delete the status of tickets that did not change lately; set "
+                f"it with kafka-configs --alter --entity-type topics --entity-name {status} "
+                "--add-config cleanup.policy=compact (or SLA_STATUS_TOPIC= to turn it off)"
             )
         replication = await _replication(admin, settings)
         configs = _topic_configs(settings, replication)
