@@ -5,13 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import secrets
 import subprocess
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from harness import POLICY, ROOT, SLA_WORKER, Deployment, event, ts, utc
+
+from worker.core.errors import StartupError
+from worker.edge.settings import Settings
+from worker.stream.kafka_admin import check_topics, create_topics
 
 if TYPE_CHECKING:
     from aiokafka.structs import ConsumerRecord
@@ -226,3 +232,48 @@ async def test_last_status_after_a_replay_equals_simulate(
     for key, document in records:
         assert document is not None
         assert document["ticket_id"] == key
+
+
+def _settings(bootstrap: str, **overrides: Any) -> Settings:
+    tag = secrets.token_hex(4)
+    overrides = {"status_topic": f"status-{tag}", **overrides}
+    return Settings(
+        broker=f"kafka://{bootstrap}",
+        app_id=f"app-{tag}",
+        input_topics=(f"in-{tag}",),
+        warning_topic=f"warn-{tag}",
+        breach_topic=f"breach-{tag}",
+        outcome_topic=f"outcome-{tag}",
+        dead_letter_topic=f"dlt-{tag}",
+        partitions=2,
+        connect_timeout_s=10,
+        **overrides,
+    )
+
+
+async def test_start_up_refuses_an_uncompacted_status_topic(kafka_bootstrap: str) -> None:
+    """A status topic with cleanup.policy=delete is refused, in one line saying how to fix it."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    settings = _settings(kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(settings.status_topic, 2, 1, topic_configs={"cleanup.policy": "delete"})]
+        )
+    finally:
+        await admin.close()
+    await create_topics(settings)
+    with pytest.raises(StartupError, match=r"status topic .* is not compacted") as raised:
+        await check_topics(settings)
+    assert "cleanup.policy=compact" in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+async def test_an_empty_status_topic_needs_no_topic(kafka_bootstrap: str) -> None:
+    """With SLA_STATUS_TOPIC empty, topics create makes no status topic and start-up needs none."""
+    settings = _settings(kafka_bootstrap, status_topic="")
+    made = await create_topics(settings)
+    assert not any(s.name.startswith("status-") for s in made)
+    assert await check_topics(settings) == 2
