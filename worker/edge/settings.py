@@ -1,7 +1,7 @@
 """The worker's settings: one frozen object, read once at the entry point.
 
 The only module that reads ``os.environ`` (docs/settings.md). Every setting is an
-``SLA_*`` environment variable and also a flag of ``sla-worker run``; flags win.
+``SLA_*`` environment variable; some are also flags of ``sla-worker run`` (flags win).
 """
 
 from __future__ import annotations
