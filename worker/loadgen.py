@@ -1,6 +1,6 @@
 """Synthetic ticket traffic for demos and benchmarks (``sla-worker loadgen``).
 
-Edge module (may import aiokafka through ``worker.stream.producer``, never faust). Two halves:
+Top-level driver (imports ``worker.stream.producer`` lazily to send; never faust). Two halves:
 
 - The **plan** is a pure, deterministic function of a :class:`LoadProfile` (seed included),
   the policy and the start instant: :func:`plan_tickets` draws tickets in creation order,
