@@ -30,7 +30,7 @@ from worker.core.events import (
     TicketReopened,
     TicketResolved,
 )
-from worker.core.policy import parse_policy
+from worker.core.policy_parse import parse_policy
 from worker.core.status import STATES, TicketStatus, status_of
 from worker.core.tracker import Tracker
 from worker.edge.codec import (

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-import worker.core.policy
+import worker.core.policy_calendars
 from worker.core.calendars import TWENTY_FOUR_SEVEN, BusinessCalendar
 from worker.core.errors import PolicyError
 from worker.core.policy import (
@@ -17,8 +17,8 @@ from worker.core.policy import (
     Policy,
     Target,
     WarningThreshold,
-    parse_policy,
 )
+from worker.core.policy_parse import parse_policy
 from worker.edge.policy_file import load_policy, policy_digest
 
 DROP = ...  # an override removing that key (see conftest.py)
@@ -566,7 +566,7 @@ def test_a_calendar_refusal_not_foreseen_is_still_a_problem(
     def refuse(*args: object, **kwargs: object) -> BusinessCalendar:
         raise ValueError("calendar 'us-business' refuses")
 
-    monkeypatch.setattr(worker.core.policy, "BusinessCalendar", refuse)
+    monkeypatch.setattr(worker.core.policy_calendars, "BusinessCalendar", refuse)
     assert problems_of(policy_data()) == [
         ("calendars.us-business", "calendar 'us-business' refuses")
     ]

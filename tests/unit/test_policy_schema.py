@@ -11,7 +11,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from worker.core.errors import PolicyError
-from worker.core.policy import parse_policy
+from worker.core.policy_parse import parse_policy
 from worker.edge.holiday_calendars import HolidaysPackage
 
 DROP = ...  # an override removing that key (see conftest.py)

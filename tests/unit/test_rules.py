@@ -14,7 +14,8 @@ import yaml
 from click.testing import CliRunner, Result
 
 from worker.cli import main as cli_main
-from worker.core.policy import Policy, parse_policy
+from worker.core.policy import Policy
+from worker.core.policy_parse import parse_policy
 from worker.edge.metrics import TIME_TO_BREACH_BUCKETS_S, Metrics, bucket_label
 from worker.edge.policy_file import load_policy
 from worker.edge.rules import (

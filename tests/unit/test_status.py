@@ -18,7 +18,8 @@ from worker.core.events import (
     TicketResumed,
     TicketUpdated,
 )
-from worker.core.policy import Policy, parse_policy
+from worker.core.policy import Policy
+from worker.core.policy_parse import parse_policy
 from worker.core.status import TargetStatus, TicketStatus, status_of
 from worker.core.tracker import TicketState, Tracker
 

@@ -26,7 +26,8 @@ from worker.core.events import (
     TicketResumed,
     TicketUpdated,
 )
-from worker.core.policy import Policy, parse_policy
+from worker.core.policy import Policy
+from worker.core.policy_parse import parse_policy
 from worker.core.tracker import RunningTarget, TicketState, Tracker, event_order
 from worker.edge.policy_file import load_policy
 from worker.simulate import Simulation

@@ -20,7 +20,8 @@ from worker.core.events import (
     TicketResumed,
     TicketUpdated,
 )
-from worker.core.policy import Policy, parse_policy
+from worker.core.policy import Policy
+from worker.core.policy_parse import parse_policy
 from worker.core.tracker import MAX_EVENTS_PER_TICKET, TicketState, Tracker
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

@@ -1,7 +1,7 @@
 """Public holidays of countries and their subdivisions, from the ``holidays`` package.
 
 Edge module: the only importer of ``holidays``. It adapts the package to the core's protocols:
-:class:`HolidaysPackage` is the :class:`~worker.core.policy.HolidayCatalog` that
+:class:`HolidaysPackage` is the :class:`~worker.core.policy_calendars.HolidayCatalog` that
 ``parse_policy`` asks which countries and subdivisions exist (``worker/edge/policy_file.py``
 passes it in), and :class:`CountryHolidays` is the
 :class:`~worker.core.calendars.HolidaySource` a country calendar asks, year by year, for its

@@ -22,7 +22,9 @@ from yaml.events import AliasEvent, CollectionStartEvent, Event, NodeEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from worker.core.errors import PolicyError
-from worker.core.policy import HolidayCatalog, Policy, parse_policy
+from worker.core.policy import Policy
+from worker.core.policy_calendars import HolidayCatalog
+from worker.core.policy_parse import parse_policy
 from worker.edge.holiday_calendars import HolidaysPackage
 
 __all__ = ["MAX_POLICY_BYTES", "MAX_POLICY_DEPTH", "load_policy", "policy_digest"]
