@@ -1,8 +1,9 @@
 """Counted time: when a target's clock runs, how much of it has run, and its deadline.
 
-Core module: standard library only. It must not import sla-worker's edges (codec, metrics,
-settings, app...), asyncio, faust, aiokafka, prometheus_client, ``os`` or ``logging``; it does
-no I/O and never reads the clock: every instant is an argument.
+Core module: standard library and ``worker.core.zone_offsets`` only. It must not import
+sla-worker's edges (codec, metrics, settings, app...), asyncio, faust, aiokafka,
+prometheus_client, ``os`` or ``logging``; it does no I/O and never reads the clock: every
+instant is an argument.
 
 A calendar says when time counts. ``TWENTY_FOUR_SEVEN`` always counts; a
 ``BusinessCalendar`` counts inside weekly windows of local wall-clock time in its time zone,
@@ -39,13 +40,13 @@ window 01:00-04:00 counts 2h on the spring-forward day and 4h on the fall-back d
 repeated hour counts twice), a window ending inside the repeated hour closes at its first
 pass, and a day open 00:00-24:00 counts 23h or 25h.
 
-How it stays fast: a business calendar keeps a merged list of its weekly windows with a
-prefix sum of their open microseconds, and a prefix sum over its holiday runs. Between two
-UTC-offset changes, local wall time is UTC plus a constant, so the open time up to any wall
-instant is one division by the week and two bisections, and a deadline is the inverse: whole
-weeks, closed nights, weekends and holidays are jumped over, never stepped through. The
-offset changes of the zone are found once per range of years by probing the zone and
-bisecting to the second, and kept. Holidays work the same way: each query first checks (two
+How it stays fast: a business calendar keeps a merged list of its weekly windows with a prefix
+sum of their open microseconds, and a prefix sum over its holiday runs. Between two UTC-offset
+changes, local wall time is UTC plus a constant, so the open time up to any wall instant is one
+division by the week and two bisections, and a deadline is the inverse: whole weeks, closed
+nights, weekends and holidays are jumped over, never stepped through. The offset changes of the
+zone are found once per range of years by probing the zone and bisecting to the second, and kept
+(``worker/core/zone_offsets.py``). Holidays work the same way: each query first checks (two
 comparisons) that the holidays of the local days it touches are known, and only when they are
 not loads the missing years and rebuilds the prefix sums. A deadline is computed with what is
 known, and computed again if it lands past that (each pass knows at least one more year).
@@ -59,6 +60,8 @@ from itertools import pairwise
 from types import MappingProxyType
 from typing import NamedTuple, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from worker.core.zone_offsets import LOOKBACK_US, ZoneOffsets
 
 __all__ = [
     "LISTED_HOLIDAY",
@@ -86,28 +89,12 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _MAX_ORDINAL = date.max.toordinal()
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
-# Why a day: every UTC-offset change in tzdata stays in force for at least two days (checked
-# against all 598 zones of tzdata 2026.6), so probing the zone once a day sees each one.
-_PROBE_S = _DAY_S
-# Why three days: the largest backward offset change in tzdata is 23 hours (Kwajalein
-# 1969), so a clock's furthest reading can only stay ahead of it for less than that.
-_LOOKBACK_US = 3 * _DAY_US
-# Why a year: a walk knows the offset changes at least this far ahead of where it is, so a
-# deadline weeks away costs one piece of arithmetic, and the one-off probing of a new range
-# (about 1.5 microseconds per probed day) is paid once per year of time touched.
-_HORIZON_US = 366 * _DAY_US
-# Why eight years: a query this far from the known range starts a new range instead of
-# probing every day in between (a replay of old history, a test jumping across decades).
-_REBUILD_GAP_US = 8 * _HORIZON_US
 # Why two days: an instant's local date is within a day of its UTC date (no UTC offset
 # reaches 24 hours), and the fall-back rule looks up to a day behind; so the holidays of the
 # local days within two days of a query's UTC instants are all it can depend on.
 _MARGIN_US = 2 * _DAY_US
 # Beyond any instant: the known range of holidays before anything is known.
 _FAR_US = 1 << 62
-# The instants a zone is probed at stay two days inside what ``datetime`` can represent.
-_MIN_US = (datetime(1, 1, 3, tzinfo=UTC) - _EPOCH) // _US
-_MAX_US = (datetime(9999, 12, 29, tzinfo=UTC) - _EPOCH) // _US
 
 # How counting behaves on a piece of the UTC timeline (see BusinessCalendar._piece).
 _LINEAR = 0  # local wall time runs with UTC at a fixed offset
@@ -290,20 +277,6 @@ TWENTY_FOUR_SEVEN: Calendar = _AlwaysOpen()
 """The built-in calendar named ``24x7``: time always counts (except during pauses)."""
 
 
-class _Transitions(NamedTuple):
-    """The UTC-offset changes of a zone over a known range ``[lo, hi)`` of UTC microseconds."""
-
-    lo: int
-    hi: int
-    offset_lo: int  # the offset in force at ``lo``
-    at: tuple[int, ...]  # the instants the offset changes, ascending
-    before: tuple[int, ...]  # the offset in force just before each
-    after: tuple[int, ...]  # the offset in force from each on
-
-
-_NO_TRANSITIONS = _Transitions(lo=0, hi=0, offset_lo=0, at=(), before=(), after=())
-
-
 class BusinessCalendar(_CountingCalendar):
     """A calendar open in weekly windows of local wall-clock time, closed on holidays.
 
@@ -383,7 +356,7 @@ class BusinessCalendar(_CountingCalendar):
         self._known_lo = _FAR_US
         self._known_hi = -_FAR_US
         self._index_holidays()
-        self._transitions = _NO_TRANSITIONS
+        self._offsets = ZoneOffsets(self.timezone)
 
     def __repr__(self) -> str:
         return f"BusinessCalendar({self.name!r}, {self.timezone.key!r})"
@@ -535,78 +508,6 @@ class BusinessCalendar(_CountingCalendar):
             yield s, e
             pos = e
 
-    # --- the zone's UTC-offset changes ---------------------------------------------------------
-
-    def _offset_us(self, second: int) -> int:
-        """Return the zone's UTC offset at ``second`` seconds since the epoch, in microseconds."""
-        utc = datetime(1970, 1, 1) + timedelta(seconds=second)  # noqa: DTZ001 - naive UTC on purpose
-        local = utc.replace(tzinfo=UTC).astimezone(self.timezone).replace(tzinfo=None)
-        return (local - utc) // _US
-
-    def _scan(self, lo: int, hi: int) -> list[tuple[int, int, int]]:
-        """Return ``(instant, offset before, offset after)`` for each change in ``(lo, hi]``.
-
-        ``lo`` and ``hi`` are whole seconds; the zone is probed once a day and each change
-        found is located to the second by bisection.
-        """
-        found: list[tuple[int, int, int]] = []
-        x, off_x = lo, self._offset_us(lo)
-        while x < hi:
-            y = min(x + _PROBE_S, hi)
-            off_y = self._offset_us(y)
-            while off_y != off_x:
-                a, b = x, y
-                while b - a > 1:
-                    m = (a + b) // 2
-                    if self._offset_us(m) == off_x:
-                        a = m
-                    else:
-                        b = m
-                off_b = self._offset_us(b)
-                found.append((b * _SECOND_US, off_x, off_b))
-                x, off_x = b, off_b
-            x, off_x = y, off_y
-        return found
-
-    def _cover(self, u: int) -> _Transitions:
-        """Return the known offset changes, first extending them to cover around ``u``."""
-        known = self._transitions
-        want_lo = max(u - _LOOKBACK_US, _MIN_US)
-        want_hi = min(u + _HORIZON_US, _MAX_US)
-        if known.lo <= want_lo and want_hi <= known.hi:
-            return known
-        if (
-            known.hi <= known.lo
-            or want_hi < known.lo - _REBUILD_GAP_US
-            or (want_lo > known.hi + _REBUILD_GAP_US)
-        ):
-            lo = max(want_lo - _HORIZON_US, _MIN_US) // _SECOND_US
-            hi = min(want_hi + _HORIZON_US, _MAX_US) // _SECOND_US
-            changes = self._scan(lo, hi)
-            offset_lo = self._offset_us(lo)
-        else:
-            lo, hi = known.lo // _SECOND_US, known.hi // _SECOND_US
-            offset_lo = known.offset_lo
-            changes = list(zip(known.at, known.before, known.after, strict=True))
-            if want_lo < known.lo:
-                lo = max(want_lo - _HORIZON_US, _MIN_US) // _SECOND_US
-                changes = self._scan(lo, known.lo // _SECOND_US) + changes
-                offset_lo = self._offset_us(lo)
-            if want_hi > known.hi:
-                new_hi = min(want_hi + _HORIZON_US, _MAX_US) // _SECOND_US
-                changes += self._scan(hi, new_hi)
-                hi = new_hi
-        known = _Transitions(
-            lo=lo * _SECOND_US,
-            hi=hi * _SECOND_US,
-            offset_lo=offset_lo,
-            at=tuple(c[0] for c in changes),
-            before=tuple(c[1] for c in changes),
-            after=tuple(c[2] for c in changes),
-        )
-        self._transitions = known
-        return known
-
     def _piece(self, u: int) -> tuple[int, int, int]:
         """Return ``(end, offset, mode)`` for the piece of UTC time from ``u`` to ``end``.
 
@@ -615,7 +516,7 @@ class BusinessCalendar(_CountingCalendar):
         back below a reading it already reached, and until it catches up the calendar stays
         as it was at that furthest reading (``_FROZEN_OPEN`` or ``_FROZEN_CLOSED``).
         """
-        known = self._cover(u)
+        known = self._offsets.cover(u)
         at = known.at
         i = bisect_right(at, u)
         offset = known.after[i - 1] if i else known.offset_lo
@@ -624,7 +525,7 @@ class BusinessCalendar(_CountingCalendar):
             raise OverflowError(f"calendar {self.name!r}: counting runs past the year 9999")
         furthest = u + offset
         j = i - 1
-        while j >= 0 and at[j] > u - _LOOKBACK_US:
+        while j >= 0 and at[j] > u - LOOKBACK_US:
             furthest = max(furthest, at[j] - 1 + known.before[j])
             j -= 1
         if furthest == u + offset:
