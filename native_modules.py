@@ -17,12 +17,12 @@ The compiled modules keep a few shapes only because they are faster, most of the
 compiled. Each has a "Why" comment where it is; this is the list of them. A plainer shape
 may replace one when ``make bench`` (compiled) shows no loss:
 
-- ``worker/core/tracker.py`` ``TicketState``: a slotted dataclass with a hand-written
+- ``worker/core/ticket_state.py`` ``TicketState``: a slotted dataclass with a hand-written
   ``__init__``, not a frozen dataclass (compiled, the frozen ``__init__`` costs 25 times).
-- ``worker/core/tracker.py`` ``_positional``: outputs built by setting their slots through
+- ``worker/core/cycle_plans.py`` ``positional``: outputs built by setting their slots through
   the slot descriptors, in a plain ``for`` loop over ``zip`` without ``strict=True``
   (compiled, ``any(map(...))`` and ``zip(strict=True)`` are generic calls at twice the cost).
-- ``worker/core/tracker.py`` ``_new_running``: ``RunningTarget`` built by ``tuple.__new__``,
+- ``worker/core/cycle_plans.py`` ``build_running``: ``RunningTarget`` built by ``tuple.__new__``,
   not its NamedTuple constructor (a Python function, interpreted even when compiled).
 - ``worker/core/schedule.py`` ``_us`` and ``_instant``: instants converted with integer
   arithmetic on days, seconds and microseconds and a timedelta product, not a timedelta

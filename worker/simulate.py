@@ -19,7 +19,8 @@ from worker.core.events import InputEvent, OutputEvent, SlaOutcome, TargetFulfil
 from worker.core.policy import Policy
 from worker.core.schedule import COMPACT_FACTOR, COMPACT_MIN, DueQueue
 from worker.core.status import TicketStatus, status_of
-from worker.core.tracker import TicketState, Tracker, event_order
+from worker.core.ticket_state import TicketState, event_order
+from worker.core.tracker import Tracker
 from worker.edge.codec import InvalidLine, Rejected, check_references, decode_event
 
 __all__ = ["Simulation", "TargetStats", "read_events"]

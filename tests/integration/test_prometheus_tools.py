@@ -35,7 +35,7 @@ import pytest
 import yaml
 
 from worker.core.events import SlaOutcome, TargetFulfilled
-from worker.core.tracker import RunningTarget
+from worker.core.ticket_state import RunningTarget
 from worker.edge.metrics import Metrics
 from worker.edge.policy_file import load_policy
 

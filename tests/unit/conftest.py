@@ -34,7 +34,7 @@ import pytest
 from worker.core.events import TicketCreated, TicketEvent
 from worker.core.policy import Policy
 from worker.core.policy_parse import parse_policy
-from worker.core.tracker import RunningTarget
+from worker.core.ticket_state import RunningTarget
 
 __all__ = ["DROP", "build_event", "build_policy", "build_policy_data", "build_running"]
 

@@ -26,7 +26,8 @@ from worker.core.events import (
     TicketUpdated,
 )
 from worker.core.policy import Policy
-from worker.core.tracker import TicketState, Tracker
+from worker.core.ticket_state import TicketState
+from worker.core.tracker import Tracker
 from worker.edge.codec import encode_input
 from worker.edge.metrics import Metrics
 from worker.edge.settings import Settings

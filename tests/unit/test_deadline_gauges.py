@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from worker.core.policy import TARGETS
-from worker.core.tracker import RunningTarget
+from worker.core.ticket_state import RunningTarget
 from worker.edge.deadline_gauges import LabelSet, RunningTargets, SortedFloats
 
 MakeRunning = Callable[..., RunningTarget]

@@ -29,7 +29,8 @@ from worker.core.events import (
     TicketResponded,
 )
 from worker.core.policy import TARGETS, Policy
-from worker.core.tracker import RunningTarget, TicketState, Tracker
+from worker.core.ticket_state import RunningTarget, TicketState
+from worker.core.tracker import Tracker
 from worker.edge.metrics import (
     BUDGET_USED_BUCKETS,
     DEAD_LETTER_REASONS,

@@ -20,7 +20,8 @@ from worker.core.events import (
     TicketUpdated,
 )
 from worker.core.policy import Policy
-from worker.core.tracker import TicketState, Tracker
+from worker.core.ticket_state import TicketState
+from worker.core.tracker import Tracker
 from worker.edge.policy_file import load_policy
 from worker.edge.state_codec import LastEmission, decode_state, encode_state, peek_state
 

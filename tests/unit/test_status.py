@@ -21,7 +21,8 @@ from worker.core.events import (
 from worker.core.policy import Policy
 from worker.core.policy_parse import parse_policy
 from worker.core.status import TargetStatus, TicketStatus, status_of
-from worker.core.tracker import TicketState, Tracker
+from worker.core.ticket_state import TicketState
+from worker.core.tracker import Tracker
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday
 H = timedelta(hours=1)

@@ -28,7 +28,8 @@ from worker.core.events import (
 )
 from worker.core.policy import Policy
 from worker.core.policy_parse import parse_policy
-from worker.core.tracker import RunningTarget, TicketState, Tracker, event_order
+from worker.core.ticket_state import RunningTarget, TicketState, event_order
+from worker.core.tracker import Tracker
 from worker.edge.policy_file import load_policy
 from worker.simulate import Simulation
 

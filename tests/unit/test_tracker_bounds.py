@@ -22,7 +22,8 @@ from worker.core.events import (
 )
 from worker.core.policy import Policy
 from worker.core.policy_parse import parse_policy
-from worker.core.tracker import MAX_EVENTS_PER_TICKET, TicketState, Tracker
+from worker.core.ticket_state import TicketState
+from worker.core.tracker import MAX_EVENTS_PER_TICKET, Tracker
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 S = timedelta(seconds=1)

@@ -22,7 +22,8 @@ from typing import Final, Literal
 
 from worker.core.events import TicketCreated
 from worker.core.policy import Policy
-from worker.core.tracker import TicketState, Tracker, _Fold
+from worker.core.ticket_state import TicketState
+from worker.core.tracker import Tracker, _Fold
 
 __all__ = ["STATES", "TargetState", "TargetStatus", "TicketStatus", "status_of"]
 

@@ -1,7 +1,7 @@
 """The per-ticket SLA state machine: which warnings, breaches and outcomes a ticket has earned.
 
-Core module: standard library only (no asyncio, faust, aiokafka, prometheus_client, os,
-logging, and no clock reading: the shell passes ``clock`` in).
+Core module: standard library and ``worker.core`` only (no asyncio, faust, aiokafka,
+prometheus_client, os, logging, and no clock reading: the shell passes ``clock`` in).
 
 Design: a ticket's state is the set of its input events (unique by ``event_id``, kept in
 event-time order) plus the keys of the outputs already emitted. Every transition folds the
@@ -24,12 +24,13 @@ event; real tickets have a handful):
 
 - What a target cycle does under a tier and priority (its budget, calendar, commitment, and
   its warnings already converted to counted time and put in firing order) is derived from
-  the policy once per ``(tier, priority)`` and shared by every cycle (:class:`_Plan`).
+  the policy once per ``(tier, priority)`` and shared by every cycle (``Plan``, in
+  ``worker/core/cycle_plans.py``).
 - On the 24x7 calendar without pauses, a deadline is ``start + budget``, a warning instant
   ``start + after`` (computed when the previous one fires) and counted time ``end - start``:
   plain ``datetime`` arithmetic, no calendar walk.
 - An output is built only when it is due and was never emitted, and then slot by slot
-  (:func:`_positional`); the facts a fold finds again (the warnings of a ticket answered
+  (``cycle_plans.positional``); the facts a fold finds again (the warnings of a ticket answered
   later, say) cost a key lookup.
 - The state is compact: output keys are shared strings kept in a sorted tuple, and the
   running targets without a deadline are shared tuples.
@@ -38,39 +39,40 @@ event; real tickets have a handful):
 from __future__ import annotations
 
 from bisect import insort
-from collections.abc import Callable
-from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
-from typing import Final, NamedTuple, TypeVar
+from typing import Final
 
-from worker.core.calendars import TWENTY_FOUR_SEVEN, Calendar, Pause
+from worker.core.calendars import Pause
+from worker.core.cycle_plans import (
+    OutputKeys,
+    Plan,
+    WarningPlan,
+    build_breach,
+    build_fulfilled,
+    build_outcome,
+    build_running,
+    build_warning,
+    make_plan,
+)
 from worker.core.events import (
-    Commitment,
     InputEvent,
     OutputEvent,
-    SlaBreached,
-    SlaOutcome,
-    SlaWarning,
-    TargetFulfilled,
     TicketCreated,
     TicketPaused,
-    TicketReopened,
     TicketResolved,
     TicketResponded,
     TicketResumed,
     TicketUpdated,
 )
-from worker.core.policy import Policy, Target
+from worker.core.policy import Policy
+from worker.core.ticket_state import RunningTarget, TicketState, event_order
 
 __all__ = [
     "DEFAULT_OPEN_RETENTION",
     "DEFAULT_RETENTION",
     "MAX_EVENTS_PER_TICKET",
-    "RunningTarget",
-    "TicketState",
     "Tracker",
-    "event_order",
 ]
 
 # Finished and orphan tickets are forgotten this long after their last activity, so state
@@ -91,194 +93,8 @@ _END_OF_TIME: Final = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
 _AFTER: Final = timedelta(microseconds=1)
 # The first item of a pair: sorts (instant, x) pairs by instant alone, stably.
 _INSTANT: Final = itemgetter(0)
-
-# Ties in event time resolve in this order (then by event_id), so a ticket created and
-# answered in the same second is answered after it is created, and a pause and resume at
-# one instant make an empty pause rather than a pause that never ends.
-_RANK: Final[dict[type, int]] = {
-    TicketCreated: 0,
-    TicketUpdated: 1,
-    TicketPaused: 2,
-    TicketResumed: 3,
-    TicketResponded: 4,
-    TicketResolved: 5,
-    TicketReopened: 6,
-}
 _FIRST_RESPONSE: Final = "first_response"
 _RESOLUTION: Final = "resolution"
-
-
-def event_order(event: InputEvent) -> tuple[datetime, int, str]:
-    """Sort key that puts a ticket's events in event-time order, deterministically."""
-    return (event.occurred_at, _RANK[type(event)], event.event_id)
-
-
-class RunningTarget(NamedTuple):
-    """A target cycle still waiting for its fulfilment, as metrics see it.
-
-    ``deadline`` is None when it has none (no commitment), is paused, or already breached.
-    """
-
-    tier: str
-    priority: str
-    target: str
-    deadline: datetime | None
-    paused: bool
-
-
-@dataclass(slots=True, init=False)
-class TicketState:
-    """What is stored per ticket: its events in event-time order and what was emitted.
-
-    ``emitted`` holds the keys of the outputs already emitted (``<target>:<cycle>:<what>``),
-    sorted. ``due_at`` is the next instant at which :meth:`Tracker.advance` has something to
-    do (a warning, a breach, or forgetting the ticket); ``None`` when nothing is scheduled.
-    ``running`` lists the target cycles still open (derived; kept for metrics).
-
-    A value: transitions return a new state and never change one, and nothing else may.
-    It is not a frozen dataclass for speed alone: a frozen dataclass's ``__init__`` sets each
-    field through ``object.__setattr__``, which cost a microsecond per state once the
-    tracker is compiled (``make native``), 25 times this plain ``__init__``; and a state is
-    made for nearly every event.
-    """
-
-    ticket_id: str
-    events: tuple[InputEvent, ...]
-    emitted: tuple[str, ...]
-    due_at: datetime | None
-    running: tuple[RunningTarget, ...]
-
-    def __init__(
-        self,
-        ticket_id: str,
-        events: tuple[InputEvent, ...],
-        emitted: tuple[str, ...] = (),
-        due_at: datetime | None = None,
-        running: tuple[RunningTarget, ...] = (),
-    ) -> None:
-        self.ticket_id = ticket_id
-        self.events = events
-        self.emitted = emitted
-        self.due_at = due_at
-        self.running = running
-
-
-_Built = TypeVar("_Built", bound=OutputEvent)
-
-
-class _Warning(NamedTuple):
-    """A warning threshold as one plan uses it: when it fires and what it reports."""
-
-    text: str
-    after: timedelta  # counted time from the start after which it fires
-    remaining_s: float  # counted seconds left when it fires
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """What a cycle of one target does under one tier and priority, derived once per tracker.
-
-    ``budget`` is set only when the cycle has a deadline (a target with a commitment);
-    ``warnings`` are the thresholds that can fire for it, in firing order (by ``after``:
-    counted time is monotonic, so this is also the order of their instants).
-    """
-
-    within_s: int | None
-    budget: timedelta | None
-    target_seconds: int | None
-    commitment: Commitment
-    calendar: Calendar
-    always_open: bool
-    pausable: bool
-    warnings: tuple[_Warning, ...]
-    idle: tuple[RunningTarget, RunningTarget]  # running without a deadline: counting, paused
-
-
-def _make_plan(policy: Policy, tier_name: str, priority: str, target: str) -> _Plan:
-    """Derive the :class:`_Plan` of ``target`` for tickets of ``tier_name`` and ``priority``."""
-    tier = policy.tiers.get(tier_name)
-    spec: Target | None = policy.target_for(tier_name, priority, target)
-    within_s = None if spec is None else spec.within_s
-    commitment: Commitment = tier.commitment if tier is not None else "none"  # type: ignore[assignment]
-    tracked = commitment != "none" and within_s is not None
-    warnings: list[_Warning] = []
-    if tracked and tier is not None and within_s is not None:
-        budget = timedelta(seconds=within_s)
-        for threshold in tier.warnings:
-            after = threshold.fires_after(within_s)
-            if after is not None:
-                warnings.append(_Warning(threshold.text, after, (budget - after).total_seconds()))
-        warnings.sort(key=lambda warning: warning.after)  # stable: ties keep the policy's order
-    calendar = TWENTY_FOUR_SEVEN if spec is None else spec.calendar
-    return _Plan(
-        within_s=within_s,
-        budget=timedelta(seconds=within_s) if tracked and within_s is not None else None,
-        target_seconds=within_s if commitment != "none" else None,
-        commitment=commitment,
-        calendar=calendar,
-        always_open=calendar is TWENTY_FOUR_SEVEN,
-        pausable=spec is not None and spec.pausable,
-        warnings=tuple(warnings),
-        idle=(
-            RunningTarget(tier_name, priority, target, None, False),
-            RunningTarget(tier_name, priority, target, None, True),
-        ),
-    )
-
-
-def _positional(cls: type[_Built]) -> Callable[..., _Built]:
-    """Return a constructor of the frozen, slotted dataclass ``cls`` taking its fields by position.
-
-    Why: the ``__init__`` that dataclasses generate for a frozen class sets each field by name
-    through ``object.__setattr__``; an output has 12 to 15 fields, and building outputs that
-    way took a tenth of the tracker's time. Setting the slots through their descriptors does
-    the same in half the time. (A plain loop over them: compiled, it is twice as fast as
-    ``any(map(call, ...))``; interpreted, 10% slower.) The output classes have no
-    ``__post_init__``, and a test checks that both ways build equal outputs.
-    """
-    setters = tuple(getattr(cls, field.name).__set__ for field in fields(cls))
-    new = object.__new__
-
-    def build(*values: object) -> _Built:
-        built = new(cls)
-        # Not zip(strict=True): compiled, the strict form is a generic call at twice the cost.
-        # The callers pass every field, and a test checks the outputs built both ways.
-        for setter, value in zip(setters, values):  # noqa: B905
-            setter(built, value)
-        return built
-
-    return build
-
-
-# Builds a RunningTarget from a tuple of its fields. Why: a NamedTuple's own constructor is
-# a Python function, interpreted even when the tracker is compiled (twice the cost).
-_new_running: Final[Callable[[type[RunningTarget], tuple[object, ...]], RunningTarget]] = (
-    tuple.__new__
-)
-_new_warning: Final = _positional(SlaWarning)
-_new_breach: Final = _positional(SlaBreached)
-_new_outcome: Final = _positional(SlaOutcome)
-_new_fulfilled: Final = _positional(TargetFulfilled)
-
-
-class _Keys:
-    """The output keys of one target cycle (``<target>:<cycle>:<what>``), built once, shared."""
-
-    __slots__ = ("breached", "fulfilled", "outcome", "stem", "warnings")
-
-    def __init__(self, target: str, number: int) -> None:
-        self.stem = f"{target}:{number}"
-        self.breached = f"{self.stem}:breached"
-        self.outcome = f"{self.stem}:outcome"
-        self.fulfilled = f"{self.stem}:fulfilled"
-        self.warnings: dict[str, str] = {}
-
-    def warning(self, text: str) -> str:
-        """Return the key of the warning ``text`` of this cycle."""
-        key = self.warnings.get(text)
-        if key is None:
-            key = self.warnings[text] = f"{self.stem}:{text}"
-        return key
 
 
 class _Cycle:
@@ -303,12 +119,12 @@ class _Cycle:
     )
 
     def __init__(
-        self, target: str, number: int, start: datetime, tier: str, priority: str, plan: _Plan
+        self, target: str, number: int, start: datetime, tier: str, priority: str, plan: Plan
     ) -> None:
         self.target = target
         self.number = number
         self.start = start
-        self.keys: _Keys | None = None  # looked up when the cycle first earns an output
+        self.keys: OutputKeys | None = None  # looked up when the cycle first earns an output
         self.tier = tier
         self.priority = priority
         self.plan = plan
@@ -317,7 +133,7 @@ class _Cycle:
         # ``next`` on; ``next_at`` is the instant of the next one (None: no more). Their
         # instants are ``start + after`` on the fast path (``instants`` None), else listed.
         self.deadline: datetime | None = None
-        self.warnings: tuple[_Warning, ...] = ()
+        self.warnings: tuple[WarningPlan, ...] = ()
         self.instants: tuple[datetime, ...] | None = None
         self.next = 0
         self.next_at: datetime | None = None
@@ -326,7 +142,7 @@ class _Cycle:
         self.breached = False
         self.fulfilled_at: datetime | None = None
 
-    def pop_warning(self) -> _Warning:
+    def pop_warning(self) -> WarningPlan:
         """Return the next warning to fire and move ``next_at`` on to the one after it."""
         warnings = self.warnings
         warning = warnings[self.next]
@@ -409,7 +225,7 @@ class _Fold:
         self.last_at: datetime | None
         self.tier: str
         self.priority: str
-        self.plans: tuple[_Plan, _Plan]
+        self.plans: tuple[Plan, Plan]
         self.cycles: list[_Cycle] = []
 
     # --- building cycles ----------------------------------------------------------------
@@ -518,7 +334,7 @@ class _Fold:
         instants.append(at)
         self.outputs.append(output)
 
-    def keys(self, cycle: _Cycle) -> _Keys:
+    def keys(self, cycle: _Cycle) -> OutputKeys:
         """Return the output keys of ``cycle``."""
         keys = cycle.keys
         if keys is None:
@@ -559,7 +375,7 @@ class _Fold:
             if self.due(when, keys.warning(warning.text)):
                 # ...threshold, detected_at, remaining_seconds
                 fields = (warning.text, self.detected_at, warning.remaining_s)
-                self.output(when, _new_warning(*self.common(cycle, cycle.deadline), *fields))
+                self.output(when, build_warning(*self.common(cycle, cycle.deadline), *fields))
 
     def breach(self, cycle: _Cycle, at: datetime, *, at_once: bool = False) -> None:
         """Record that ``cycle`` breached at ``at`` (final): the breach and its outcome.
@@ -573,11 +389,11 @@ class _Fold:
         keys = self.keys(cycle)
         if self.due(due, keys.breached):
             # ...detected_at
-            self.output(at, _new_breach(*self.common(cycle, cycle.deadline), self.detected_at))
+            self.output(at, build_breach(*self.common(cycle, cycle.deadline), self.detected_at))
         if self.due(due, keys.outcome):
             # ...outcome, fulfilled_at, elapsed_seconds
             fields = ("breached", None, self.counted_s(cycle, at))
-            self.output(at, _new_outcome(*self.common(cycle, cycle.deadline), *fields))
+            self.output(at, build_outcome(*self.common(cycle, cycle.deadline), *fields))
 
     def fulfil(self, cycle: _Cycle, at: datetime) -> None:
         """Record the fulfilment of ``cycle`` at ``at``: met unless it already breached."""
@@ -599,10 +415,10 @@ class _Fold:
             common = self.common(cycle, deadline)
             if new_outcome:
                 # ...outcome, fulfilled_at, elapsed_seconds
-                self.output(at, _new_outcome(*common, "met", at, elapsed_s))
+                self.output(at, build_outcome(*common, "met", at, elapsed_s))
             if new_fulfilled:
                 # ...fulfilled_at, elapsed_seconds, met
-                self.output(at, _new_fulfilled(*common, at, elapsed_s, met))
+                self.output(at, build_fulfilled(*common, at, elapsed_s, met))
         cycle.fulfilled_at = at
         cycle.stop()
 
@@ -716,7 +532,7 @@ class _Fold:
                 running.append(plan.idle[paused])
                 continue
             running.append(
-                _new_running(
+                build_running(
                     RunningTarget, (cycle.tier, cycle.priority, cycle.target, deadline, paused)
                 )
             )
@@ -773,26 +589,26 @@ class Tracker:
         self.open_retention = open_retention
         self.max_events = max_events
         # Derived from the (frozen) policy on first use and kept: a handful of entries each.
-        self._plans: dict[tuple[str, str], tuple[_Plan, _Plan]] = {}
-        self._keys: dict[tuple[str, int], _Keys] = {}
+        self._plans: dict[tuple[str, str], tuple[Plan, Plan]] = {}
+        self._keys: dict[tuple[str, int], OutputKeys] = {}
 
-    def _plans_for(self, tier: str, priority: str) -> tuple[_Plan, _Plan]:
+    def _plans_for(self, tier: str, priority: str) -> tuple[Plan, Plan]:
         """Return the plans of ``first_response`` and ``resolution`` for a tier and priority."""
         key = (tier, priority)
         plans = self._plans.get(key)
         if plans is None:
             plans = self._plans[key] = (
-                _make_plan(self.policy, tier, priority, _FIRST_RESPONSE),
-                _make_plan(self.policy, tier, priority, _RESOLUTION),
+                make_plan(self.policy, tier, priority, _FIRST_RESPONSE),
+                make_plan(self.policy, tier, priority, _RESOLUTION),
             )
         return plans
 
-    def _keys_for(self, target: str, number: int) -> _Keys:
+    def _keys_for(self, target: str, number: int) -> OutputKeys:
         """Return the output keys of cycle ``number`` of ``target``."""
         key = (target, number)
         keys = self._keys.get(key)
         if keys is None:
-            keys = self._keys[key] = _Keys(target, number)
+            keys = self._keys[key] = OutputKeys(target, number)
         return keys
 
     def apply(

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from worker.core.tracker import RunningTarget
+from worker.core.ticket_state import RunningTarget
 
 __all__ = ["LabelSet", "RunningEntry", "RunningRebuild", "RunningTargets", "SortedFloats"]
 

@@ -69,7 +69,7 @@ from worker.core.events import (
     TargetFulfilled,
 )
 from worker.core.policy import TARGETS, Policy
-from worker.core.tracker import RunningTarget
+from worker.core.ticket_state import RunningTarget
 from worker.edge.deadline_gauges import LabelSet, RunningEntry, RunningRebuild, RunningTargets
 
 __all__ = [

@@ -23,7 +23,7 @@ from worker.core.events import (
     TicketResumed,
     TicketUpdated,
 )
-from worker.core.tracker import RunningTarget, TicketState
+from worker.core.ticket_state import RunningTarget, TicketState
 
 __all__ = [
     "STATE_VERSION",

@@ -49,7 +49,8 @@ from worker.core.events import (
 from worker.core.policy import Policy
 from worker.core.schedule import DeadlineIndex
 from worker.core.status import status_of
-from worker.core.tracker import RunningTarget, TicketState, Tracker
+from worker.core.ticket_state import RunningTarget, TicketState
+from worker.core.tracker import Tracker
 from worker.edge.codec import (
     MAX_MESSAGE_BYTES,
     Rejected,
