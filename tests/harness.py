@@ -42,6 +42,7 @@ __all__ = [
     "Deployment",
     "HarnessError",
     "Sample",
+    "StoppableBroker",
     "WorkerProcess",
     "broker_pid",
     "cpu_seconds",
@@ -51,6 +52,7 @@ __all__ = [
     "kafka_env",
     "kafka_sh",
     "machine_cpu_seconds",
+    "own_broker",
     "rss_bytes",
     "start_broker",
     "stop_broker",
@@ -160,6 +162,35 @@ def stop_broker(env: Mapping[str, str]) -> None:
     stopped = kafka_sh("down", env)
     if stopped.returncode != 0:
         raise HarnessError(f"kafka.sh down failed:\n{stopped.stdout}{stopped.stderr}")
+
+
+@dataclass
+class StoppableBroker:
+    """A broker of a test's own, which the test may stop and start again (``kafka.sh``)."""
+
+    env: dict[str, str]
+
+    @property
+    def bootstrap(self) -> str:
+        """Its ``127.0.0.1:PORT``."""
+        return f"127.0.0.1:{self.env['KAFKA_PORT']}"
+
+    def up(self) -> None:
+        """Start it again on the same ports and state."""
+        started = kafka_sh("up", self.env)
+        if started.returncode != 0:
+            raise HarnessError(f"kafka.sh up failed:\n{started.stdout}{started.stderr}")
+
+    def down(self) -> None:
+        """Stop it (it must stop cleanly)."""
+        stop_broker(self.env)
+
+
+def own_broker(state_dir: Path) -> StoppableBroker:
+    """Start a broker of a test's own on free ports, its state under ``state_dir``."""
+    return StoppableBroker(
+        start_broker(2, lambda ports: kafka_env(ports, state_dir), "a test's own broker")
+    )
 
 
 def broker_pid(env: Mapping[str, str]) -> int | None:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from harness import Deployment, event, free_ports, kafka_sh, utc
+from harness import Deployment, StoppableBroker, event, own_broker, utc
 
 S = timedelta(seconds=1)
 TICKETS = 40
@@ -20,33 +18,9 @@ OUTAGE_VISIBLE_TIMEOUT_S = 40.0
 RECOVERY_TIMEOUT_S = 120.0
 
 
-@dataclass
-class Broker:
-    """A broker of this module's own, which the test may stop and start again."""
-
-    env: dict[str, str]
-
-    def up(self) -> None:
-        started = kafka_sh("up", self.env)
-        assert started.returncode == 0, started.stdout + started.stderr
-
-    def down(self) -> None:
-        stopped = kafka_sh("down", self.env)
-        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
-
-
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    port, controller = free_ports(2)
-    own = Broker(
-        {
-            **os.environ,
-            "KAFKA_PORT": str(port),
-            "KAFKA_CONTROLLER_PORT": str(controller),
-            "KAFKA_STATE_DIR": str(tmp_path_factory.mktemp("outage-kafka")),
-        }
-    )
-    own.up()
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoppableBroker]:
+    own = own_broker(tmp_path_factory.mktemp("outage-kafka"))
     try:
         yield own
     finally:
@@ -54,9 +28,9 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
 
 
 @pytest.fixture(scope="module")
-def kafka_bootstrap(broker: Broker) -> str:
+def kafka_bootstrap(broker: StoppableBroker) -> str:
     """Point this module's deployments at the broker it may restart."""
-    return f"127.0.0.1:{broker.env['KAFKA_PORT']}"
+    return broker.bootstrap
 
 
 async def wait_readyz(worker: object, status: int, timeout_s: float) -> str:
@@ -72,7 +46,7 @@ async def wait_readyz(worker: object, status: int, timeout_s: float) -> str:
 
 
 async def test_breaches_due_during_a_broker_outage_are_published_after_it(
-    deployment: Deployment, broker: Broker, tmp_path: Path
+    deployment: Deployment, broker: StoppableBroker, tmp_path: Path
 ) -> None:
     """Deadlines passing while Kafka is down still breach, once Kafka is back; none is lost."""
     worker = await deployment.start_worker()

@@ -3,48 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from harness import Deployment, event, free_ports, kafka_sh, utc
+from harness import Deployment, StoppableBroker, event, own_broker, utc
 
 S = timedelta(seconds=1)
 # What an orchestrator usually waits after SIGTERM before SIGKILL.
 STOP_BOUND_S = 10.0
 
 
-@dataclass
-class Broker:
-    """A broker of this module's own, which the test stops."""
-
-    env: dict[str, str]
-
-    def up(self) -> None:
-        started = kafka_sh("up", self.env)
-        assert started.returncode == 0, started.stdout + started.stderr
-
-    def down(self) -> None:
-        stopped = kafka_sh("down", self.env)
-        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
-
-
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    port, controller = free_ports(2)
-    own = Broker(
-        {
-            **os.environ,
-            "KAFKA_PORT": str(port),
-            "KAFKA_CONTROLLER_PORT": str(controller),
-            "KAFKA_STATE_DIR": str(tmp_path_factory.mktemp("shutdown-kafka")),
-        }
-    )
-    own.up()
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoppableBroker]:
+    own = own_broker(tmp_path_factory.mktemp("shutdown-kafka"))
     try:
         yield own
     finally:
@@ -52,13 +26,13 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
 
 
 @pytest.fixture(scope="module")
-def kafka_bootstrap(broker: Broker) -> str:
+def kafka_bootstrap(broker: StoppableBroker) -> str:
     """Point this module's deployments at the broker it stops."""
-    return f"127.0.0.1:{broker.env['KAFKA_PORT']}"
+    return broker.bootstrap
 
 
 async def test_sigterm_with_the_broker_stopped_exits_in_time(
-    deployment: Deployment, broker: Broker
+    deployment: Deployment, broker: StoppableBroker
 ) -> None:
     """With the broker down, SIGTERM ends the worker within 10 s with a stopping line."""
     worker = await deployment.start_worker()
