@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from worker.core.events import (
     InputEvent,
@@ -248,3 +250,54 @@ def test_same_as_ignores_what_moves_with_as_of_alone(
     assert not warned.same_as(later)
     paused = status(tracker, [*events, make_event(TicketPaused, T0 + 2 * M)], T0 + 2 * M)
     assert not paused.same_as(later)
+
+
+# --- the fold that made a state, read again ---------------------------------------------------
+
+_KINDS = st.sampled_from(
+    [TicketResponded, TicketUpdated, TicketPaused, TicketResumed, TicketResolved, TicketReopened]
+)
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> list[tuple[InputEvent, datetime]]:
+    """A ticket's events, each with the clock it is applied at (business hours included)."""
+    tier = draw(st.sampled_from(["gold", "silver", "free"]))
+    events: list[tuple[InputEvent, datetime]] = [
+        (TicketCreated(event_id="c", ticket_id="T1", occurred_at=T0, tier=tier, priority="P1"), T0)
+    ]
+    for i in range(draw(st.integers(0, 8))):
+        kind = draw(_KINDS)
+        at = T0 + timedelta(seconds=draw(st.integers(-600, 30 * 3600)))
+        fields: dict[str, str] = {}
+        if kind is TicketUpdated:
+            fields["priority"] = draw(st.sampled_from(["P1", "P2", "P3"]))
+        event = kind(event_id=f"x{i}", ticket_id="T1", occurred_at=at, **fields)  # type: ignore[arg-type]
+        events.append((event, at + timedelta(seconds=draw(st.integers(0, 6 * 3600)))))
+    return events
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(history=histories(), ticks=st.lists(st.integers(0, 40 * 3600), max_size=4))
+def test_a_status_read_from_the_settling_fold_equals_a_fold_anew(
+    tracker: Tracker, history: list[tuple[InputEvent, datetime]], ticks: list[int]
+) -> None:
+    """After every apply and advance, the status read from ``Tracker.last_fold`` equals the
+    status of the same state folded again at the same clock (the worker publishes the former)."""
+    state: TicketState | None = None
+    steps: list[tuple[InputEvent | None, datetime]] = [*history]
+    steps += [(None, T0 + timedelta(seconds=s)) for s in sorted(ticks)]
+    for event, clock in steps:
+        if event is not None:
+            new, _ = tracker.apply(state, event, clock)
+        elif state is not None:
+            new, _ = tracker.advance(state, clock)
+        else:
+            continue
+        if new is None:
+            break
+        if new is not state:
+            settled = tracker.last_fold
+            assert settled is not None
+            assert status_of(tracker, new, clock, settled=settled) == status_of(tracker, new, clock)
+        state = new

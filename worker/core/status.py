@@ -2,9 +2,10 @@
 
 Core module: standard library only (no I/O, no clock reading: ``as_of`` is an argument).
 
-:func:`status_of` folds a ticket's stored state once more, with the tracker's own fold
-(the one state machine: a status can never disagree with the outputs), at ``as_of``, and
-reads each cycle: ``running``, ``paused``, ``met``, ``breached`` (final, even if fulfilled
+:func:`status_of` reads the tracker's own fold of a ticket's stored state at ``as_of``
+(the one state machine: a status can never disagree with the outputs): the fold that just
+made the state when the caller has it, else a fold of its events once more; and it reads
+each cycle: ``running``, ``paused``, ``met``, ``breached`` (final, even if fulfilled
 later) or ``not_tracked`` (a tier without commitment, or no target for the priority). The
 warnings fired are those the state records as emitted. The fold builds no output: it wants
 none (rebuild mode over an empty set of keys).
@@ -102,15 +103,22 @@ def _stable(status: TicketStatus) -> tuple[object, ...]:
     )
 
 
-def status_of(tracker: Tracker, state: TicketState, as_of: datetime) -> TicketStatus | None:
+def status_of(
+    tracker: Tracker, state: TicketState, as_of: datetime, *, settled: _Fold | None = None
+) -> TicketStatus | None:
     """Return the status of the ticket ``state`` at ``as_of``; None for an orphan.
 
-    An orphan (no ``ticket.created`` yet) has no target running and no status.
+    An orphan (no ``ticket.created`` yet) has no target running and no status. ``settled``
+    may be the fold that made ``state`` (``Tracker.last_fold`` after the apply or advance
+    that returned it): when it folded these very events up to ``as_of``, its cycles are
+    read instead of folding again (which outputs a fold builds never changes its cycles).
     """
     if not any(type(event) is TicketCreated for event in state.events):
         return None
-    fold = _Fold(tracker, as_of, (), rebuild=True)  # wants no output: builds none
-    fold.run(state.ticket_id, state.events)
+    fold = settled
+    if fold is None or fold.events is not state.events or fold.clock != as_of:
+        fold = _Fold(tracker, as_of, (), rebuild=True)  # wants no output: builds none
+        fold.run(state.ticket_id, state.events)
     fired = _fired(state.emitted)
     since = fold.paused_since
     policy: Policy = tracker.policy

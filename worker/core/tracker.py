@@ -176,6 +176,7 @@ class _Fold:
         "cycles",
         "detected_at",
         "emitted",
+        "events",
         "instants",
         "last_at",
         "later",
@@ -221,6 +222,7 @@ class _Fold:
         # Set by run(): the ticket's, and its tier and priority as the fold goes with the plans
         # of first_response and resolution under them (once it has a creation).
         self.ticket_id: str
+        self.events: tuple[InputEvent, ...] = ()
         self.customer_id: str | None = None
         self.last_at: datetime | None
         self.tier: str
@@ -427,6 +429,7 @@ class _Fold:
     def run(self, ticket_id: str, events: tuple[InputEvent, ...]) -> None:
         """Fold ``events`` (already in event-time order) and then let time reach the clock."""
         self.ticket_id = ticket_id
+        self.events = events
         # In event-time order, the last event is the newest.
         self.last_at = events[-1].occurred_at if events else None
         created = None
@@ -591,6 +594,9 @@ class Tracker:
         # Derived from the (frozen) policy on first use and kept: a handful of entries each.
         self._plans: dict[tuple[str, str], tuple[Plan, Plan]] = {}
         self._keys: dict[tuple[str, int], OutputKeys] = {}
+        # The fold of the latest apply/advance: a status of its new state at the same clock
+        # reads it instead of folding the events again (worker.core.status.status_of).
+        self.last_fold: _Fold | None = None
 
     def _plans_for(self, tier: str, priority: str) -> tuple[Plan, Plan]:
         """Return the plans of ``first_response`` and ``resolution`` for a tier and priority."""
@@ -685,6 +691,7 @@ class Tracker:
         """Fold the events, emit the facts due by ``clock`` and schedule the next one."""
         fold = _Fold(self, clock, emitted)
         fold.run(ticket_id, events)
+        self.last_fold = fold
         outputs = fold.ordered_outputs()
         running, due_at = fold.close(self.retention, self.open_retention)
         if running and fold.last_at is not None and clock >= fold.last_at + self.open_retention:

@@ -467,7 +467,7 @@ class Agent:
             return None if old is not None else _UNCHANGED
         if old is not None and old.events is new.events and old.emitted == new.emitted:
             return _UNCHANGED
-        status = status_of(self._status_tracker, new, clock)
+        status = status_of(self._status_tracker, new, clock, settled=self.tracker.last_fold)
         return _UNCHANGED if status is None else encode_status(status)
 
     # --- helpers --------------------------------------------------------------------------------
