@@ -18,7 +18,6 @@ from typing import Any
 import faust
 import pytest
 import rocksdict
-from faust import streams as faust_streams
 from faust.app.base import App as FaustApp
 from faust.sensors.base import Sensor
 from faust.stores import rocksdb as faust_rocksdb
@@ -45,7 +44,7 @@ def test_the_pinned_versions_are_installed() -> None:
 
 def test_drain_messages_is_the_copied_original_with_only_the_wait_first_change() -> None:
     """SlaConsumer._drain_messages copies faust's; the original is unchanged and the copy
-    differs only where documented (the wait_first call)."""
+    differs only where documented (the wait_first call, the agent's messages to the feed)."""
     original = faust_consumer.Consumer._drain_messages
     assert _digest(original) == "44a2500309e83c630493f6828af50166ec8d96a0b3e4fb2bab735f704ae93417"
     fetcher = inspect.getsource(faust_consumer.Fetcher)
@@ -73,6 +72,9 @@ def test_drain_messages_is_the_copied_original_with_only_the_wait_first_change()
     }
     assert all(
         "suspended" in line
+        or "feed" in line
+        or "fed" in line
+        or line == "else:"
         or "callback(message)" in line
         or "AsyncIterator" in line
         or "commit_every is not None" in line
@@ -161,17 +163,62 @@ def test_the_partition_db_is_the_one_faust_reads(tmp_path: Path) -> None:
         db.write(rocksdict.WriteBatch())
 
 
-def test_hold_and_release_are_message_references() -> None:
-    """A held message is acked (committable) only when both references are dropped."""
-    assert {"acked", "refcount"} <= set(faust_tuples.Message.__slots__)
-    assert "consumer.ack(self)" in inspect.getsource(faust_tuples.ConsumerMessage.on_final_ack)
-    take = faust.Stream.take_events
-    assert _digest(take) == "607d48aead118ba8ea868718a0df87de1c5fcecd10ec542c659b448796728e08"
-    source = inspect.getsource(take)
-    assert source.index("yield list(events)") < source.index("await self.ack(event)")
-    assert (
-        getattr(faust_streams, "_CStreamIterator", None) is not None
-    )  # the Cython iterator never acks skips
+def test_the_feed_keeps_the_checks_of_faust_s_stream_and_acks_through_the_consumer() -> None:
+    """What BatchFeed.take does per batch is what faust's stream iterator does per message
+    (flow control, generation id, track_message), and an ack goes to Consumer.ack."""
+    iterator = inspect.getsource(faust.Stream._py_aiter)
+    assert _digest(faust.Stream._py_aiter) == (
+        "3a48ee257a65435b482d51edb74f2993a67867949b1ef89b49fea893769e0614"
+    )
+    assert "not self.app.flow_control.is_active()" in iterator
+    assert "message.generation_id != self.app.consumer_generation_id" in iterator
+    assert "# This inlines Consumer.track_message(message)" in iterator
+    assert "on_stream_event_in(tp, offset, self, event)" in iterator
+    track = inspect.getsource(faust_consumer.Consumer.track_message)
+    assert "self._unacked_messages.add(message)" in track
+    ack = inspect.getsource(faust_consumer.Consumer.ack)
+    assert "acked_for_tp.append(offset)" in ack
+    assert "if not message.acked:" in ack
+    clean = inspect.getsource(faust_consumer.Consumer._clean_unacked_messages)
+    assert "if message.acked" in clean  # a dropped (acked=True) message is not waited for
+    getmany = inspect.getsource(faust_consumer.Consumer.getmany)
+    assert "await self.perform_seek()" in getmany  # flow stopped: back to the committed offsets
+    assert {"acked", "tracked", "generation_id"} <= set(faust_tuples.Message.__slots__)
+
+
+async def test_the_feed_cuts_fetches_and_drops_what_came_before_a_rebalance() -> None:
+    """A fetch is cut at batch_max; take() joins what is queued, tracks it, and drops the
+    messages of an older generation and everything while flow is suspended."""
+    feed = fi.BatchFeed(["in"], batch_max=3, buffered=4)
+    tracked: list[Any] = []
+
+    def message(offset: int, generation: int = 1) -> Any:
+        return SimpleNamespace(
+            tp=TP("in", 0), offset=offset, generation_id=generation, tracked=False
+        )
+
+    class Flow:
+        active = True
+
+        def is_active(self) -> bool:
+            return self.active
+
+    app: Any = SimpleNamespace(
+        consumer=SimpleNamespace(track_message=tracked.append),
+        consumer_generation_id=1,
+        flow_control=Flow(),
+        monitor=SimpleNamespace(stream_inbound_time={}),
+    )
+    await feed.put([message(0, generation=0), message(1)])
+    await feed.put([message(n) for n in range(2, 6)])  # queued as [2, 3, 4] and [5]
+    first = await feed.take(app)  # [0, 1] is under batch_max: [2, 3, 4] joins it, not [5]
+    assert [m.offset for m in first] == [1, 2, 3, 4]  # offset 0 is of the older generation
+    assert tracked == first
+    assert all(m.tracked for m in first)
+    assert TP("in", 0) in app.monitor.stream_inbound_time
+    app.flow_control.active = False
+    assert await feed.take(app) == []  # suspended: nothing taken is processed or tracked
+    assert len(tracked) == 4
 
 
 def test_the_noop_monitor_overrides_every_sensor_hook_but_keeps_the_inbound_time() -> None:

@@ -8,8 +8,10 @@ agent (concurrency 1, at-least-once) consumes the input topics and the internal 
 co-partitioned by ticket id, in batches; the timer sends ticks; the table's recovery
 callback rebuilds the agent's partitions. :func:`run_worker` runs it.
 
-A batch's offsets become committable only after everything it produced is delivered and
-stored (``faust_internals.hold``/``release``). When a delivery or a store write fails, the
+The agent's messages come from faust's fetcher in batches (``faust_internals.BatchFeed``:
+faust's conductor and stream are bypassed for them, not for the changelog); a batch's
+offsets become committable only after everything it produced is delivered and stored
+(``faust_internals.ack``). When a delivery or a store write fails, the
 worker fences every later commit, logs one line and stops itself with SIGTERM; it exits
 with :data:`EXIT_IO_ERROR`, and a restart redoes the batch. A stop (SIGTERM, SIGINT or
 that failure) that has not finished after :data:`SHUTDOWN_GRACE_S` (the broker gone,
@@ -33,7 +35,7 @@ from typing import Any, Final
 import faust
 import mode
 from aiohttp import web
-from faust.types import TP, EventT, StreamT
+from faust.types import TP, Message, StreamT
 
 from worker.core.policy import Policy
 from worker.edge.logs import get_logger
@@ -54,8 +56,8 @@ from worker.stream.kafka_admin import (
 from worker.stream.recovery import Recovery
 
 __all__ = [
+    "BATCH_BUFFERED",
     "BATCH_MAX",
-    "BATCH_WITHIN_S",
     "EXIT_IO_ERROR",
     "EXIT_SHUTDOWN_INCOMPLETE",
     "PRODUCER_REQUEST_TIMEOUT_S",
@@ -77,11 +79,12 @@ _ROCKSDB_OPTIONS: Final = {
     "max_write_buffer_number": 2,
     "block_cache_size": 8 * 2**20,
 }
-# A batch is what arrived within 50 ms, at most 1,000 messages (measured in
-# bench/bench_worker.py: larger batches gain little, and 50 ms is all a batch adds to a
-# breach's detection). Below faust's stream buffer of 4,096.
+# A batch is what was fetched while the previous one was processed, cut at 1,000 messages
+# (measured in bench/bench_worker.py: larger batches gain little); nothing waits for a batch
+# to fill, so a quiet worker processes each message as it arrives. At most 4 such lists wait
+# (then the fetcher waits): about faust's stream buffer of 4,096 messages.
 BATCH_MAX: Final = 1_000
-BATCH_WITHIN_S: Final = 0.05
+BATCH_BUFFERED: Final = 4
 # aiokafka's request timeout, which is also how long a record is retried (broker down,
 # leader moving) before its delivery fails; faust's default is 20 minutes. Two minutes rides
 # out a broker restart or a leader election; a longer outage stops the worker before any
@@ -154,7 +157,9 @@ class SlaWorker:
         )
         fi.install(self.app)  # before any topic or agent: the consumer without wait_first
         raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
-        self.source = self.app.topic(*settings.input_topics, self.tick_topic, **raw)
+        sources = (*settings.input_topics, self.tick_topic)
+        self.feed = fi.feed_batches(self.app, sources, batch_max=BATCH_MAX, buffered=BATCH_BUFFERED)
+        self.source = self.app.topic(*sources, **raw)
         self.ticks = self.app.topic(self.tick_topic, **raw)
         self.table = self.app.Table(
             "tickets",
@@ -195,26 +200,32 @@ class SlaWorker:
         self.app.on_partitions_assigned.connect(self.recovery.on_assigned)
 
     async def _process(self, stream: StreamT[bytes]) -> None:
-        """Hand the agent batches of the stream; each batch committable once it is done."""
+        """Hand the agent the batches of the feed; each batch committable once it is done.
+
+        ``stream`` (faust's, of the same topics) is never iterated: its topics stay
+        subscribed through it, their messages come through the feed.
+        """
         if self.failure is not None:
             return  # a stopped worker never processes again
-        consumer = self.app.consumer
-        batches: Any = stream  # faust's StreamT does not declare take_events; Stream has it
-        async for events in batches.take_events(BATCH_MAX, BATCH_WITHIN_S):
-            fi.hold(events)  # ours: nothing of the batch is committable until released
+        app = self.app
+        feed = self.feed
+        while True:
+            messages = await feed.take(app)
+            if not messages:
+                continue  # all fetched before a rebalance: faust fetches them again
             try:
-                await self.agent.handle_batch([event.message for event in events])
+                await self.agent.handle_batch(messages)
             except Exception as error:
-                self._fail(error, events)
+                self._fail(error, messages)
                 return  # returned, not crashed: no supervisor restarts it
-            fi.release(events, consumer)
+            fi.ack(messages, app.consumer)
 
-    def _fail(self, error: BaseException, events: Sequence[EventT[Any]]) -> None:
-        """Stop the worker before any offset moves past ``events`` (synchronous: no await)."""
+    def _fail(self, error: BaseException, messages: Sequence[Message]) -> None:
+        """Stop the worker before any offset moves past ``messages`` (synchronous: no await)."""
         fi.fence_commits(self.app, f"{type(error).__name__}: {error}")
-        fi.drop(events)
+        fi.drop(messages)
         self.failure = error
-        first = events[0].message if events else None
+        first = messages[0] if messages else None
         log.error(
             "worker.stopping",
             reason="delivery_failed" if _is_delivery(error) else "processing_failed",
