@@ -18,7 +18,13 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Final, Protocol
 
 from worker.core.durations import format_duration
-from worker.core.events import INPUT_TYPES, SlaBreached, SlaOutcome, SlaWarning
+from worker.core.events import (
+    INPUT_TYPES,
+    PublishedOutput,
+    SlaBreached,
+    SlaLateFulfilment,
+    SlaWarning,
+)
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -269,12 +275,17 @@ def invalid_lines(invalid: Sequence[InvalidLine], shown: int | None = None) -> l
     return lines
 
 
-def output_line(output: SlaWarning | SlaBreached | SlaOutcome) -> str:
-    """Return one readable line for a warning, breach or outcome."""
+def output_line(output: PublishedOutput) -> str:
+    """Return one readable line for a warning, breach, outcome or late fulfilment."""
     if isinstance(output, SlaWarning):
         at, detail = utc_text(output.detected_at), f"warning {output.threshold}"
     elif isinstance(output, SlaBreached):
         at, detail = utc_text(output.detected_at), "BREACHED"
+    elif isinstance(output, SlaLateFulfilment):
+        at = utc_text(output.fulfilled_at)
+        elapsed = duration_text(timedelta(seconds=output.elapsed_seconds))
+        over = duration_text(timedelta(seconds=output.over_seconds))
+        detail = f"fulfilled late ({elapsed}, {over} over)"
     else:
         when = output.fulfilled_at or output.deadline
         at = utc_text(when) if when is not None else "-"
