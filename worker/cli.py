@@ -402,7 +402,9 @@ def report(start: datetime | None, end: datetime | None, **options: Any) -> None
     Reads the outcome topic from offsets by time (--from/--to: when outcomes were published;
     dates are midnight UTC), or a JSON-lines file of outputs (--file: when they were decided).
     Prints met, breached, compliance against the tier's objective, the median and p90 counted
-    time to fulfil of the targets met, and the worst breaches (--worst N).
+    time to fulfil of the targets met, and the worst breaches (--worst N): those not fulfilled
+    (in what was read) first, oldest deadline first, then those fulfilled late, most counted
+    time over the target first.
     """
     import asyncio
     import contextlib
