@@ -202,14 +202,15 @@ def simulate(
     as_json: bool,
     as_status: bool,
 ) -> None:
-    """Replay EVENTS.jsonl by event time: every warning, breach and outcome, then compliance.
+    """Replay EVENTS.jsonl by event time: every output the worker publishes, then compliance.
 
-    The same state machine as the worker with a perfect clock; with --json each output is
-    the JSON the worker publishes (detected_at aside); with --status, the last status the
-    worker publishes for each ticket it still holds (as_of aside). Invalid lines are
-    reported on stderr with their numbers and reasons, and skipped.
+    Warnings, breaches, outcomes and late fulfilments, from the same state machine as the
+    worker with a perfect clock; with --json each output is the JSON the worker publishes
+    (detected_at aside); with --status, the last status the worker publishes for each ticket
+    it still holds (as_of aside). Invalid lines are reported on stderr with their numbers and
+    reasons, and skipped.
     """
-    from worker.core.events import TargetFulfilled
+    from worker.core.events import published
     from worker.core.tracker import Tracker
     from worker.edge.codec import output_to_dict
     from worker.edge.policy_file import load_policy
@@ -221,8 +222,9 @@ def simulate(
     for line in invalid_lines(invalid):
         click.echo(line, err=True)
     simulation = Simulation(Tracker(loaded))
-    for output in simulation.run(decoded, until=until):
-        if isinstance(output, TargetFulfilled) or as_status:
+    for earned in simulation.run(decoded, until=until):
+        output = None if as_status else published(earned)  # what the worker would publish
+        if output is None:
             continue
         if as_json:
             click.echo(json.dumps(output_to_dict(output), separators=(",", ":")))
@@ -400,7 +402,9 @@ def report(start: datetime | None, end: datetime | None, **options: Any) -> None
     Reads the outcome topic from offsets by time (--from/--to: when outcomes were published;
     dates are midnight UTC), or a JSON-lines file of outputs (--file: when they were decided).
     Prints met, breached, compliance against the tier's objective, the median and p90 counted
-    time to fulfil of the targets met, and the worst breaches (--worst N).
+    time to fulfil of the targets met, and the worst breaches (--worst N): those not fulfilled
+    (in what was read) first, oldest deadline first, then those fulfilled late, most counted
+    time over the target first.
     """
     import asyncio
     import contextlib

@@ -1,7 +1,8 @@
 """``sla-worker report`` over the outcome topic of the real local broker, run as a user runs it.
 
-Outcomes are produced with known Kafka timestamps before, inside and after a period; the
-report reads the period by offsets for times and gives its figures as CSV and JSON.
+Outcomes and late fulfilments are produced with known Kafka timestamps before, inside and
+after a period; the report reads the period by offsets for times and gives its figures and
+worst breaches as CSV and JSON.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
-from worker.core.events import SlaOutcome, SlaWarning
+from worker.core.events import SlaLateFulfilment, SlaOutcome, SlaWarning
 from worker.edge.codec import encode_output
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,6 +73,27 @@ def outcome(
     )
 
 
+def late(breach: SlaOutcome, over_s: float) -> SlaLateFulfilment:
+    """The late fulfilment of ``breach``, ``over_s`` counted seconds past its target."""
+    target_s = breach.target_seconds or 0
+    return SlaLateFulfilment(
+        ticket_id=breach.ticket_id,
+        customer_id=breach.customer_id,
+        tier=breach.tier,
+        priority=breach.priority,
+        target=breach.target,
+        cycle=breach.cycle,
+        commitment=breach.commitment,
+        started_at=breach.started_at,
+        deadline=breach.deadline,
+        target_seconds=breach.target_seconds,
+        policy=breach.policy,
+        fulfilled_at=breach.started_at + timedelta(seconds=target_s + over_s),
+        elapsed_seconds=target_s + over_s,
+        over_seconds=over_s,
+    )
+
+
 def ms(text: str) -> int:
     return int(datetime.fromisoformat(text).timestamp() * 1000)
 
@@ -87,33 +109,35 @@ async def publish(bootstrap: str, topic: str, records: list[tuple[str, str, byte
         await producer.stop()
 
 
-def stamped(stamp: str, event: SlaOutcome | SlaWarning) -> tuple[str, str, bytes]:
+def stamped(
+    stamp: str, event: SlaOutcome | SlaLateFulfilment | SlaWarning
+) -> tuple[str, str, bytes]:
     return (event.ticket_id, stamp, encode_output(event))
 
 
+N_4 = outcome("N-4", False, 120, customer=None)  # answered only in December
+N_6 = outcome(
+    "N-6",
+    False,
+    3600,
+    tier="silver",
+    priority="P2",
+    target="resolution",
+    target_s=3600,
+    customer="globex",
+)  # resolved 45 s late
 IN_NOVEMBER = [
     stamped("2026-11-02T10:00:30Z", outcome("N-1", True, 30)),
     stamped("2026-11-02T10:01:00Z", outcome("N-2", True, 60)),
     stamped("2026-11-02T10:01:30Z", outcome("N-3", True, 90, customer=None)),
-    stamped("2026-11-02T10:02:00Z", outcome("N-4", False, 120, customer=None)),
+    stamped("2026-11-02T10:02:00Z", N_4),
     stamped("2026-11-15T08:00:00Z", outcome("N-1", True, 30)),  # a repeat: counted once
     stamped(
         "2026-11-30T23:59:59.999Z",
         outcome("N-5", True, 600, tier="silver", priority="P2", target="resolution", target_s=3600),
     ),
-    stamped(
-        "2026-11-20T12:00:00Z",
-        outcome(
-            "N-6",
-            False,
-            3600 + 45,
-            tier="silver",
-            priority="P2",
-            target="resolution",
-            target_s=3600,
-            customer="globex",
-        ),
-    ),
+    stamped("2026-11-02T11:00:45Z", late(N_6, 45)),  # before its outcome on the topic
+    stamped("2026-11-20T12:00:00Z", N_6),
     ("N-7", "2026-11-21T00:00:00Z", b"not an output"),
 ]
 
@@ -121,7 +145,9 @@ IN_NOVEMBER = [
 async def test_report_reads_a_period_of_the_topic_by_kafka_timestamps(
     kafka_bootstrap, topic_factory
 ):
-    """Only the outcomes stamped in [--from, --to) count, in CSV and JSON, on every partition."""
+    """Only the outcomes and late fulfilments stamped in [--from, --to) count, in CSV and JSON,
+    on every partition: the worst breaches are the one not fulfilled by then, then the one
+    fulfilled late with its counted time over the target."""
     topic = await topic_factory(partitions=3, config={"retention.ms": "-1"})
     warning = SlaWarning(
         ticket_id="N-8",
@@ -148,6 +174,7 @@ async def test_report_reads_a_period_of_the_topic_by_kafka_timestamps(
             stamped("2026-10-15T00:00:00Z", outcome("O-2", True, 1)),  # stamped back in October
             stamped("2026-12-01T00:00:00Z", outcome("D-1", False, 120)),  # December
             stamped("2026-12-02T00:00:00Z", outcome("D-2", True, 5)),
+            stamped("2026-12-03T00:00:00Z", late(N_4, 30 * 86400)),  # after the period
         ],
     )
     broker = ("--broker", f"kafka://{kafka_bootstrap}", "--topic", topic, "--policy", DEMO)
@@ -172,11 +199,21 @@ async def test_report_reads_a_period_of_the_topic_by_kafka_timestamps(
         "2026-11-01T00:00:00Z",
         "2026-12-01T00:00:00Z",
     )
-    assert (document["outcomes"], document["duplicates"]) == (6, 1)
-    assert [(w["ticket_id"], w["over_seconds"]) for w in document["worst_breaches"]] == [
-        ("N-6", 45),
-        ("N-4", 0),
+    assert (document["outcomes"], document["late_fulfilments"], document["duplicates"]) == (6, 1, 1)
+    assert [
+        (w["ticket_id"], w["fulfilled_at"], w["elapsed_seconds"], w["over_seconds"])
+        for w in document["worst_breaches"]
+    ] == [
+        ("N-4", None, None, None),  # its late fulfilment is stamped in December
+        ("N-6", "2026-11-02T11:00:45Z", 3645, 45),
     ]
+
+    code, out, err = await sla_worker("report", *broker, *NOVEMBER)
+    assert code == 0, err
+    worst = out[out.index("worst breaches") :].splitlines()
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in worst if "│" in line]
+    assert [(row[0], row[-1]) for row in rows] == [("N-4", "open"), ("N-6", "45s")]
+    assert out.splitlines()[-1] == "6 outcomes, 1 late fulfilment, 1 repeats dropped"
 
     code, out, err = await sla_worker("report", *broker, *NOVEMBER, "--json", "--by", "customer")
     assert code == 0, err
@@ -188,9 +225,11 @@ async def test_report_reads_a_period_of_the_topic_by_kafka_timestamps(
         (None, "gold", 1, 1),
     ]
 
-    code, out, err = await sla_worker("report", *broker, "--from", "2026-12-01")
+    code, out, err = await sla_worker("report", *broker, "--from", "2026-12-01", "--json")
     assert code == 0, err
-    assert "2 outcomes" in out
+    december = json.loads(out)
+    assert (december["outcomes"], december["late_fulfilments"]) == (2, 1)
+    assert [w["ticket_id"] for w in december["worst_breaches"]] == ["D-1"]  # N-4: November
 
 
 async def test_report_of_an_empty_period_says_so(kafka_bootstrap, topic_factory):

@@ -64,18 +64,33 @@ async def test_replay_of_history_answered_in_time_has_no_breach(deployment: Depl
     assert await deployment.drain("breaches") == []
 
 
+def kinds(records: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [r for r in records if r["type"] == kind]
+
+
 async def test_replay_breaches_exactly_the_late_tickets_and_matches_simulate(
     deployment: Deployment, tmp_path: Path
 ) -> None:
-    """With 100 tickets answered late or never, exactly those breach, as `simulate` says."""
+    """With 100 tickets answered late or never, exactly those breach, the 60 answered late get
+    a late fulfilment, as `simulate` says; `report` over the outcome topic ranks them."""
     events, breaching = history(late=60, never=40, seed=2)
+    answered = {doc["ticket_id"] for doc in events if doc["type"] == "ticket.responded"}
+    late = breaching & answered
+    assert len(late) == 60
     log = tmp_path / "events.jsonl"
     log.write_text("".join(json.dumps(doc) + "\n" for doc in events))
     await deployment.send(events)
     worker = await deployment.start_worker()
     breaches = await deployment.read("breaches", lambda rs: len(rs) >= len(breaching), 180)
     assert {r["ticket_id"] for r in breaches} == breaching
-    outcomes = await deployment.read("outcomes", lambda rs: len(rs) >= TICKETS, timeout_s=180)
+    await deployment.read(
+        "outcomes",
+        lambda rs: (
+            len(kinds(rs, "sla.outcome")) >= TICKETS
+            and len(kinds(rs, "sla.late_fulfilment")) >= len(late)
+        ),
+        timeout_s=180,
+    )
     await worker.wait_ticks(3)
     breaches = await deployment.drain("breaches")
     outcomes = await deployment.drain("outcomes")
@@ -103,3 +118,25 @@ async def test_replay_breaches_exactly_the_late_tickets_and_matches_simulate(
     published = breaches + outcomes + warnings
     assert len(published) == len(expected)
     assert comparable(published) == comparable(expected)
+    fulfilments = kinds(outcomes, "sla.late_fulfilment")
+    assert {r["id"] for r in fulfilments} == {f"{t}:first_response:1:late" for t in late}
+    assert all(r["_key"] == r["ticket_id"].encode() for r in fulfilments)
+
+    reported = await asyncio.to_thread(
+        subprocess.run,
+        [*SLA_WORKER, "report", "--broker", f"kafka://{deployment.bootstrap}", "--policy",
+         str(POLICY), "--topic", deployment.topics["outcomes"], "--json", "--worst", "100"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )  # fmt: skip
+    document = json.loads(reported.stdout)
+    assert (document["outcomes"], document["late_fulfilments"]) == (TICKETS, len(late))
+    worst = document["worst_breaches"]
+    assert {w["ticket_id"] for w in worst[: len(breaching) - len(late)]} == breaching - late
+    assert all(w["over_seconds"] is None for w in worst[: len(breaching) - len(late)])
+    over = {f["ticket_id"]: f["over_seconds"] for f in fulfilments}
+    ranked = worst[len(breaching) - len(late) :]
+    assert {w["ticket_id"]: w["over_seconds"] for w in ranked} == over
+    assert [w["over_seconds"] for w in ranked] == sorted(over.values(), reverse=True)

@@ -304,6 +304,30 @@ async def test_tick_past_a_deadline_publishes_the_breach(rig: Rig) -> None:
     assert (last.topic, last.offset) == (TICKS, 0)  # the tick made it emit
 
 
+async def test_a_response_after_the_breach_publishes_a_late_fulfilment(rig: Rig) -> None:
+    """A response after the breach publishes sla.late_fulfilment on the outcome topic, keyed
+    by the ticket; a response on time publishes none."""
+    await rig.send(created("t1", T0 - 70 * M))  # deadline T0 - 10m: breached at once
+    await rig.send(created("t2", T0 - 50 * M, event_id="c2"))
+    await rig.send(TicketResponded(event_id="r2", ticket_id="t2", occurred_at=T0 - 45 * M))
+    rig.wall[0] = T0 + 5 * M
+    await rig.send(TicketResponded(event_id="r1", ticket_id="t1", occurred_at=T0 + 5 * M))
+    outcomes = rig.topics["outcomes"].documents()
+    assert [(d["id"], d["type"]) for d in outcomes] == [
+        ("t1:first_response:1", "sla.outcome"),
+        ("t2:first_response:1", "sla.outcome"),
+        ("t1:first_response:1:late", "sla.late_fulfilment"),
+    ]
+    late = outcomes[-1]
+    assert rig.topics["outcomes"].sent[-1][0] == b"t1"
+    assert (late["deadline"], late["fulfilled_at"]) == (
+        "2026-11-23T09:50:00Z",
+        "2026-11-23T10:05:00Z",
+    )
+    assert (late["elapsed_seconds"], late["over_seconds"]) == (75 * 60, 15 * 60)
+    assert rig.published().count("t1:first_response:1:late") == 1
+
+
 async def test_tick_before_any_deadline_publishes_nothing(rig: Rig) -> None:
     """A tick while no deadline is due, or on a partition never seen, publishes nothing."""
     await rig.send(created("t1", T0 - 20 * M))

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from worker.cli import main
-from worker.core.events import SlaOutcome
+from worker.core.events import SlaLateFulfilment, SlaOutcome
 from worker.edge.codec import encode_input, encode_output
 from worker.edge.policy_file import load_policy
 from worker.edge.report import NO_CUSTOMER, compliance_csv, compliance_json
@@ -62,16 +62,43 @@ def outcome(
     )
 
 
+def late(breach: SlaOutcome, over_s: float) -> SlaLateFulfilment:
+    """The late fulfilment of ``breach``, ``over_s`` counted seconds past its target."""
+    target_s = breach.target_seconds or 0
+    return SlaLateFulfilment(
+        ticket_id=breach.ticket_id,
+        customer_id=breach.customer_id,
+        tier=breach.tier,
+        priority=breach.priority,
+        target=breach.target,
+        cycle=breach.cycle,
+        commitment=breach.commitment,
+        started_at=breach.started_at,
+        deadline=breach.deadline,
+        target_seconds=breach.target_seconds,
+        policy=breach.policy,
+        fulfilled_at=breach.started_at + timedelta(seconds=target_s + over_s),
+        elapsed_seconds=target_s + over_s,
+        over_seconds=over_s,
+    )
+
+
 OUTCOMES = [
     outcome("T-1", True, 30, customer="acme"),
     outcome("T-2", True, 90, customer="acme"),
-    outcome("T-3", False, 120, customer=None, at=T0 + M),
+    outcome("T-3", False, 120, customer=None, at=T0 + M),  # never fulfilled
     outcome("T-4", True, 60, tier="silver", customer="globex", target_s=300),
-    outcome("T-5", False, 300 + 45, tier="silver", customer=None, target_s=300),  # re-evaluated
+    outcome("T-5", False, 300, tier="silver", customer=None, target_s=300),
 ]
+# T-5 answered 45 s past its 5m target (at 10:05:45).
+LATE = late(OUTCOMES[4], 45)
 
 
-def write(path: Path, outcomes: list[SlaOutcome], extra: tuple[bytes, ...] = ()) -> str:
+def write(
+    path: Path,
+    outcomes: list[SlaOutcome | SlaLateFulfilment],
+    extra: tuple[bytes, ...] = (),
+) -> str:
     path.write_bytes(b"".join(encode_output(o) + b"\n" for o in outcomes) + b"".join(extra))
     return str(path)
 
@@ -82,7 +109,7 @@ def report(*args: str, stdin: bytes | None = None) -> Result:
 
 @pytest.fixture
 def log(tmp_path: Path) -> str:
-    return write(tmp_path / "outcomes.jsonl", OUTCOMES)
+    return write(tmp_path / "outcomes.jsonl", [*OUTCOMES, LATE])
 
 
 def test_the_table_shows_each_group_its_verdict_and_the_worst_breaches(log: str) -> None:
@@ -106,9 +133,12 @@ def test_the_table_shows_each_group_its_verdict_and_the_worst_breaches(log: str)
     ]
     assert any("silver" in line and "50.00%" in line and "95.00%" in line for line in lines)
     worst = lines[lines.index(next(x for x in lines if x.startswith("worst breaches"))) :]
-    tickets = [line.split("│")[1].strip() for line in worst if line.startswith("│")]
-    assert tickets == ["T-5", "T-3"]  # 45s over the target first, then the deadline order
-    assert lines[-1] == "5 outcomes"
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in worst if line.startswith("│")]
+    assert [(c[0], c[-2], c[-1]) for c in cells] == [
+        ("T-3", "-", "open"),  # not fulfilled first
+        ("T-5", "2026-11-02T10:05:45Z", "45s"),  # then fulfilled late, most time over first
+    ]
+    assert lines[-1] == "5 outcomes, 1 late fulfilment"
 
 
 def test_csv_has_a_header_and_a_row_per_group(log: str) -> None:
@@ -124,7 +154,7 @@ def test_csv_has_a_header_and_a_row_per_group(log: str) -> None:
 
 def test_json_holds_the_period_groups_and_worst_breaches(log: str) -> None:
     """--json: one object with the source, the period, the groups and the worst breaches."""
-    result = report("--file", log, "--json", "--worst", "1", "--from", "2026-11-02")
+    result = report("--file", log, "--json", "--worst", "2", "--from", "2026-11-02")
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert {k: v for k, v in document.items() if k not in ("groups", "worst_breaches")} == {
@@ -133,6 +163,7 @@ def test_json_holds_the_period_groups_and_worst_breaches(log: str) -> None:
         "to": None,
         "by": "tier",
         "outcomes": 5,
+        "late_fulfilments": 1,
         "duplicates": 0,
     }
     assert document["groups"][0] == {
@@ -149,6 +180,20 @@ def test_json_holds_the_period_groups_and_worst_breaches(log: str) -> None:
     }
     assert document["worst_breaches"] == [
         {
+            "id": "T-3:first_response:1",
+            "ticket_id": "T-3",
+            "customer_id": None,
+            "tier": "gold",
+            "priority": "P1",
+            "target": "first_response",
+            "cycle": 1,
+            "deadline": "2026-11-02T10:03:00Z",
+            "target_seconds": 120,
+            "fulfilled_at": None,
+            "elapsed_seconds": None,
+            "over_seconds": None,
+        },
+        {
             "id": "T-5:first_response:1",
             "ticket_id": "T-5",
             "customer_id": None,
@@ -158,9 +203,10 @@ def test_json_holds_the_period_groups_and_worst_breaches(log: str) -> None:
             "cycle": 1,
             "deadline": "2026-11-02T10:05:00Z",
             "target_seconds": 300,
+            "fulfilled_at": "2026-11-02T10:05:45Z",
             "elapsed_seconds": 345,
             "over_seconds": 45,
-        }
+        },
     ]
 
 
@@ -233,11 +279,38 @@ def test_unreadable_lines_are_reported_and_skipped(tmp_path: Path) -> None:
 
 
 def test_repeated_outcomes_count_once(tmp_path: Path) -> None:
-    """An outcome delivered twice (same id) counts once; the repeats are said."""
-    log = write(tmp_path / "o.jsonl", [*OUTCOMES, OUTCOMES[0], OUTCOMES[2]])
+    """An outcome or late fulfilment delivered twice (same id) counts once; the repeats are
+    said."""
+    log = write(tmp_path / "o.jsonl", [LATE, *OUTCOMES, OUTCOMES[0], LATE, OUTCOMES[2]])
     document = json.loads(report("--file", log, "--json").stdout)
-    assert (document["outcomes"], document["duplicates"]) == (5, 2)
-    assert report("--file", log).stdout.splitlines()[-1] == "5 outcomes, 2 repeats dropped"
+    assert (document["outcomes"], document["late_fulfilments"], document["duplicates"]) == (5, 1, 3)
+    assert [w["over_seconds"] for w in document["worst_breaches"]] == [None, 45]
+    last = report("--file", log).stdout.splitlines()[-1]
+    assert last == "5 outcomes, 1 late fulfilment, 3 repeats dropped"
+
+
+def test_a_late_fulfilment_after_the_period_leaves_its_breach_open(log: str) -> None:
+    """A file's late fulfilment counts in the periods its fulfilment is in: before it, the
+    breach is not fulfilled."""
+    before = report("--file", log, "--json", "--to", "2026-11-02T10:05:45Z")
+    assert [w["over_seconds"] for w in json.loads(before.stdout)["worst_breaches"]] == [None, None]
+    within = report("--file", log, "--json", "--to", "2026-11-02T10:05:46Z")
+    assert [w["over_seconds"] for w in json.loads(within.stdout)["worst_breaches"]] == [None, 45]
+
+
+def test_outcomes_without_late_fulfilments_list_every_breach_as_not_fulfilled(
+    tmp_path: Path,
+) -> None:
+    """A file of outcomes only (written before late fulfilments existed) still gives a report:
+    every breach not fulfilled, the oldest deadline first."""
+    log = write(tmp_path / "o.jsonl", OUTCOMES)
+    result = report("--file", log)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    worst = [line for line in lines if line.startswith("│ T-")]
+    assert [line.split("│")[1].strip() for line in worst] == ["T-3", "T-5"]
+    assert [line.split("│")[-2].strip() for line in worst] == ["open", "open"]
+    assert lines[-1] == "5 outcomes, 0 late fulfilments"
 
 
 @pytest.mark.parametrize(

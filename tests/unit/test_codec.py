@@ -17,6 +17,7 @@ from worker.core.events import (
     DeadLetter,
     InputEvent,
     SlaBreached,
+    SlaLateFulfilment,
     SlaOutcome,
     SlaWarning,
     TargetFulfilled,
@@ -767,6 +768,19 @@ OUTPUTS = [
         + ',"detected_at":"2026-11-23T11:00:01Z"}',
         id="breached-with-customer",
     ),
+    pytest.param(
+        SlaLateFulfilment(
+            **SLA_FIELDS,
+            fulfilled_at=datetime(2026, 11, 23, 11, 45, 0, 500_000, tzinfo=UTC),
+            elapsed_seconds=6300.5,
+            over_seconds=2700.5,
+        ),
+        '{"id":"TCK-1:first_response:1:late","type":"sla.late_fulfilment",'
+        + HEAD
+        + ',"fulfilled_at":"2026-11-23T11:45:00.500000Z","elapsed_seconds":6300.5,'
+        '"over_seconds":2700.5}',
+        id="late-fulfilment",
+    ),
 ]
 
 
@@ -842,6 +856,48 @@ def test_outcomes_of_earlier_versions_read_without_customer_id() -> None:
     assert decoded.elapsed_seconds == 2520.0
 
 
+def test_late_fulfilments_read_back_as_written() -> None:
+    """decode_outcome reads an sla.late_fulfilment as encode_output wrote it (instants UTC)."""
+    [late] = [o for o in PUBLISHED if isinstance(o, SlaLateFulfilment)]
+    decoded = decode_outcome(encode_output(late))
+    assert decoded == late
+    assert isinstance(decoded, SlaLateFulfilment)
+    assert decoded.started_at.tzinfo is UTC
+    assert encode_output(decoded) == encode_output(late)
+    with_customer = replace(late, customer_id="acme", over_seconds=0.0)
+    assert decode_outcome(encode_output(with_customer)) == with_customer
+
+
+def late_document(**changes: Any) -> bytes:
+    [late] = [o for o in PUBLISHED if isinstance(o, SlaLateFulfilment)]
+    document = json.loads(encode_output(late)) | changes
+    return json.dumps({k: v for k, v in document.items() if v is not ...}).encode()
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        pytest.param(
+            late_document(over_seconds=...),
+            "Object missing required field `over_seconds`",
+            id="no-over",
+        ),
+        pytest.param(
+            late_document(fulfilled_at=None), "fulfilled_at: Expected `str`, got `null`", id="open"
+        ),
+        pytest.param(
+            late_document(fulfilled_at="2026-11-23T11:45:00"),
+            "fulfilled_at: timestamp without an offset",
+            id="no-offset",
+        ),
+    ],
+)
+def test_unreadable_late_fulfilments_say_why(value: bytes, error: str) -> None:
+    """A malformed late fulfilment raises ValueError naming the field first, in one line."""
+    with pytest.raises(ValueError, match="^" + re.escape(error)):
+        decode_outcome(value)
+
+
 def test_warnings_and_breaches_are_no_outcomes() -> None:
     """The other published outputs decode to None: a file of every output can be read."""
     assert [decode_outcome(encode_output(o)) for o in PUBLISHED[:3]] == [None, None, None]
@@ -909,6 +965,8 @@ def test_outcome_lines_skip_other_outputs_and_blank_lines_and_number_the_rest() 
     assert isinstance(read[2], SlaOutcome)
     assert encode_output(read[2]) == encode_output(breached)  # seconds to the microsecond
     assert len(read) == 3
+    late = PUBLISHED[-1]
+    assert list(outcome_lines([encode_output(late), b"\n"])) == [late]
 
 
 # --- dead letters ----------------------------------------------------------------------------

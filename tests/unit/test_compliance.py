@@ -21,7 +21,13 @@ from worker.core.compliance import (
     decided_within,
     percentile,
 )
-from worker.core.events import OutputEvent, SlaOutcome, TargetFulfilled
+from worker.core.events import (
+    OutputEvent,
+    SlaLateFulfilment,
+    SlaOutcome,
+    TargetFulfilled,
+    published,
+)
 from worker.core.policy import Policy
 from worker.core.tracker import Tracker
 from worker.edge.codec import Unreadable, encode_output, outcome_lines
@@ -219,42 +225,90 @@ def test_by_customer_groups_missing_ids_together_last(policy: Policy) -> None:
 # --- worst breaches --------------------------------------------------------------------------
 
 
-def test_worst_breaches_most_over_first_then_oldest_deadline_then_id(policy: Policy) -> None:
-    """Worst: counted time over the target at the breach, then the deadline, then the id."""
+def late(breach: SlaOutcome, over_s: float) -> SlaLateFulfilment:
+    """The late fulfilment of ``breach``, ``over_s`` counted seconds past its target."""
+    target_s = breach.target_seconds or 0
+    return SlaLateFulfilment(
+        ticket_id=breach.ticket_id,
+        customer_id=breach.customer_id,
+        tier=breach.tier,
+        priority=breach.priority,
+        target=breach.target,
+        cycle=breach.cycle,
+        commitment=breach.commitment,
+        started_at=breach.started_at,
+        deadline=breach.deadline,
+        target_seconds=breach.target_seconds,
+        policy=breach.policy,
+        fulfilled_at=breach.started_at + timedelta(seconds=target_s + over_s),
+        elapsed_seconds=target_s + over_s,
+        over_seconds=over_s,
+    )
+
+
+def test_worst_breaches_not_fulfilled_first_then_most_time_over(policy: Policy) -> None:
+    """Worst: the breaches without a late fulfilment by oldest deadline, then those fulfilled
+    late by counted time over the target (ties by deadline), the id last."""
     later = outcome(False, 3600, ticket="B", deadline=T0 + 2 * H)
     older = outcome(False, 3600, ticket="C", deadline=T0 + H)
     same_b = outcome(False, 3600, ticket="A", deadline=T0 + H)
-    raised = outcome(False, 3600 + 90, ticket="D", deadline=T0 + 3 * H)  # re-evaluated late
-    raised_more = outcome(False, 3600 + 900, ticket="E", deadline=T0 + 4 * H)
+    little = outcome(False, 3600, ticket="D", deadline=T0 + 3 * H)
+    much = outcome(False, 3600, ticket="E", deadline=T0 + 4 * H)
+    much_older = outcome(False, 3600, ticket="G", deadline=T0 + H)
     met = outcome(True, 3000, ticket="F")
-    no_target = outcome(False, 10, ticket="G", deadline=None, target_s=None)
-    outcomes = [later, older, met, same_b, raised, raised_more, no_target]
-    report = compliance_report(outcomes, policy, worst=10)
+    elsewhere = outcome(False, 3600, ticket="X")  # its outcome is not in what was read
+    read = [later, late(little, 90), older, met, late(much, 900), same_b, little, much]
+    read += [much_older, late(much_older, 900), late(elsewhere, 5000)]
+    report = compliance_report(read, policy, worst=10)
     assert [(w.outcome.ticket_id, w.over_s) for w in report.worst] == [
+        ("A", None),
+        ("C", None),
+        ("B", None),
+        ("G", 900.0),
         ("E", 900.0),
         ("D", 90.0),
-        ("G", 10.0),
-        ("A", 0.0),
-        ("C", 0.0),
-        ("B", 0.0),
     ]
-    assert [w.outcome.ticket_id for w in compliance_report(outcomes, policy).worst] == [
-        "E",
-        "D",
-        "G",
-        "A",
-        "C",
-    ]
-    assert compliance_report(outcomes, policy, worst=0).worst == ()
+    assert [w.late for w in report.worst[:3]] == [None, None, None]
+    assert report.worst[3].late == late(much_older, 900)
+    assert (report.outcomes, report.late_fulfilments, report.duplicates) == (7, 4, 0)
+    assert rows(report.groups) == [(None, "gold", "P1", "first_response", 1, 6, "missed")]
+    top = compliance_report(read, policy).worst  # 5 by default
+    assert [w.outcome.ticket_id for w in top] == ["A", "C", "B", "G", "E"]
+    assert compliance_report(read, policy, worst=0).worst == ()
 
 
-def test_worst_breaches_without_deadlines_sort_after_those_with(policy: Policy) -> None:
-    """Equal time over, an outcome without a deadline (none is written so) comes last."""
+def test_late_fulfilments_repeated_count_once_and_never_as_outcomes(policy: Policy) -> None:
+    """A late fulfilment read twice is one repeat; it is matched to its outcome by id, before
+    or after it, and adds nothing to met, breached or the times of a group."""
+    breach = outcome(False, 3600, ticket="L")
+    fulfilment = late(breach, 120.5)
+    tally = ComplianceTally(policy)
+    assert tally.add(fulfilment)
+    assert not tally.add(fulfilment)
+    assert tally.add(breach)
+    assert not tally.add(breach)
+    assert not tally.add(late(breach, 7))  # same id, other content: the first one counts
+    report = tally.report()
+    assert (report.outcomes, report.late_fulfilments, report.duplicates) == (1, 1, 3)
+    [worst] = report.worst
+    assert (worst.outcome, worst.late, worst.over_s) == (breach, fulfilment, 120.5)
+    [group] = report.groups
+    assert (group.met, group.breached, group.median_s) == (0, 1, None)
+
+
+def test_without_late_fulfilments_every_breach_is_not_fulfilled(policy: Policy) -> None:
+    """Outcomes alone (an older file): every breach is listed as not fulfilled, by deadline;
+    a breach without a deadline (none is written so) comes last."""
     bare = outcome(False, 3600, ticket="A", deadline=None)
-    dated = outcome(False, 3600, ticket="B")
+    dated = outcome(False, 3600 + 90, ticket="B")  # re-evaluated: decided after its deadline
     other_bare = outcome(False, 3600, ticket="C", deadline=None)
     report = compliance_report([bare, dated, other_bare], policy)
-    assert [w.outcome.ticket_id for w in report.worst] == ["B", "A", "C"]
+    assert [(w.outcome.ticket_id, w.over_s) for w in report.worst] == [
+        ("B", None),
+        ("A", None),
+        ("C", None),
+    ]
+    assert report.late_fulfilments == 0
 
 
 # --- the period of a file --------------------------------------------------------------------
@@ -301,12 +355,12 @@ def replay(policy: Policy, profile: LoadProfile) -> tuple[Simulation, list[Outpu
     return simulation, list(simulation.run(events, until=until))
 
 
-def published(outputs: list[OutputEvent]) -> list[SlaOutcome]:
-    """The outcomes a replay publishes, through the wire: encoded, then read back."""
-    lines = [encode_output(o) + b"\n" for o in outputs if isinstance(o, SlaOutcome)]
+def through_the_wire(outputs: list[OutputEvent]) -> list[SlaOutcome | SlaLateFulfilment]:
+    """The outcomes and late fulfilments a replay publishes: encoded, then read back."""
+    lines = [encode_output(p) + b"\n" for p in map(published, outputs) if p is not None]
     read = list(outcome_lines(lines))
     assert not [item for item in read if isinstance(item, Unreadable)]
-    return [item for item in read if isinstance(item, SlaOutcome)]
+    return [item for item in read if not isinstance(item, Unreadable)]
 
 
 def test_a_report_over_a_replayed_log_has_simulates_figures(
@@ -324,7 +378,7 @@ def test_a_report_over_a_replayed_log_has_simulates_figures(
     simulation, outputs = replay(policy, profile)
     late = [o for o in outputs if isinstance(o, TargetFulfilled) and o.met is False]
     assert late == []  # the premise: no target fulfilled after its breach
-    report = compliance_report(published(outputs), policy)
+    report = compliance_report(through_the_wire(outputs), policy)
     figures = {(g.tier, g.target): g for g in report.groups}
     decided = {key: stats for key, stats in simulation.stats.items() if stats.met + stats.breached}
     assert (
@@ -342,7 +396,7 @@ def test_any_replay_report_counts_as_simulate_and_times_the_targets_met(policy: 
     and target are simulate's, and each group's times are those of its on-time fulfilments."""
     profile = LoadProfile(rate=0.02, tickets=500, seed=3)
     simulation, outputs = replay(policy, profile)
-    report = compliance_report(published(outputs), policy)
+    report = compliance_report(through_the_wire(outputs), policy)
     counted: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     for group in report.groups:
         counted[group.tier, group.target][0] += group.met
@@ -360,3 +414,30 @@ def test_any_replay_report_counts_as_simulate_and_times_the_targets_met(policy: 
         assert (group.median_s, group.p90_s) == (stats.percentile(50), stats.percentile(90))
     assert sum(g.breached for g in report.groups) > 0
     assert any(isinstance(o, TargetFulfilled) and o.met is False for o in outputs)
+
+
+def test_worst_breaches_of_a_replay_show_the_time_over_the_tracker_counted(
+    policy: Policy,
+) -> None:
+    """Over what a replay publishes, each breach fulfilled later shows the counted seconds over
+    its target that the tracker measured at the fulfilment; the others are not fulfilled, and
+    come first."""
+    profile = LoadProfile(rate=0.02, tickets=500, seed=3)
+    _, outputs = replay(policy, profile)
+    read = through_the_wire(outputs)
+    breaches = sum(isinstance(o, SlaOutcome) and o.outcome == "breached" for o in read)
+    report = compliance_report(read, policy, worst=breaches)
+    assert len(report.worst) == breaches
+    measured = {
+        o.id: o.elapsed_seconds - (o.target_seconds or 0)
+        for o in outputs
+        if isinstance(o, TargetFulfilled) and o.met is False
+    }
+    assert 0 < len(measured) < breaches  # the premise: some breaches fulfilled late, not all
+    fulfilled = {w.outcome.id: w.over_s for w in report.worst if w.late is not None}
+    assert fulfilled == pytest.approx(measured, abs=1e-6)
+    not_fulfilled = breaches - len(fulfilled)
+    assert all(w.late is None for w in report.worst[:not_fulfilled])
+    overs = [w.over_s for w in report.worst[not_fulfilled:]]
+    assert overs == sorted(overs, reverse=True)
+    assert report.late_fulfilments == len(measured)

@@ -23,6 +23,7 @@ from worker.core.events import (
     DeadLetter,
     InputEvent,
     SlaBreached,
+    SlaLateFulfilment,
     SlaOutcome,
     SlaWarning,
     TicketCreated,
@@ -238,11 +239,25 @@ OUTPUTS = [
     ),
     SlaOutcome(**SLA_FIELDS, outcome="breached", fulfilled_at=None, elapsed_seconds=3600.000001),
     SlaBreached(**SLA_FIELDS | {"customer_id": "c" * 256}, detected_at=UTC_AT),
+    SlaLateFulfilment(
+        **SLA_FIELDS | {"customer_id": "acme"},
+        fulfilled_at=UTC_AT + timedelta(hours=1, minutes=30, microseconds=1),
+        elapsed_seconds=5400.000001,
+        over_seconds=1800.000001,
+    ),
+    SlaLateFulfilment(
+        **SLA_FIELDS | {"target": "resolution", "cycle": 2, "commitment": "slo"},
+        fulfilled_at=UTC_AT + timedelta(hours=1, seconds=1),
+        elapsed_seconds=3601,
+        over_seconds=1,
+    ),
 ]
 
 
 @pytest.mark.parametrize("event", OUTPUTS, ids=lambda e: f"{e.type}-{e.id}")
-def test_encoded_outputs_validate(event: SlaWarning | SlaBreached | SlaOutcome) -> None:
+def test_encoded_outputs_validate(
+    event: SlaWarning | SlaBreached | SlaOutcome | SlaLateFulfilment,
+) -> None:
     """What encode_output writes is valid for the output type's schema."""
     VALIDATORS[event.type].validate(json.loads(encode_output(event)))
 
@@ -292,6 +307,15 @@ def test_output_schemas_refuse_what_the_codec_never_writes() -> None:
     assert not VALIDATORS["sla.outcome"].is_valid(outcome | {"fulfilled_at": None})
     late = json.loads(encode_output(OUTPUTS[5]))
     assert not VALIDATORS["sla.outcome"].is_valid(late | {"fulfilled_at": outcome["fulfilled_at"]})
+    fulfilment = json.loads(encode_output(OUTPUTS[7]))
+    validator = VALIDATORS["sla.late_fulfilment"]
+    assert validator.is_valid(fulfilment)
+    assert not validator.is_valid(fulfilment | {"fulfilled_at": None})
+    assert not validator.is_valid(fulfilment | {"over_seconds": -1})
+    assert not validator.is_valid(fulfilment | {"id": "TCK-1:first_response:1"})
+    assert not validator.is_valid(fulfilment | {"outcome": "breached"})
+    assert not validator.is_valid({k: v for k, v in fulfilment.items() if k != "over_seconds"})
+    assert not validator.is_valid({k: v for k, v in fulfilment.items() if k != "customer_id"})
     dead = json.loads(
         encode_dead_letter(
             DeadLetter(

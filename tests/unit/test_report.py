@@ -10,7 +10,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from worker.core.events import SlaBreached, SlaOutcome, SlaWarning
+from worker.core.events import (
+    PublishedOutput,
+    SlaBreached,
+    SlaLateFulfilment,
+    SlaOutcome,
+    SlaWarning,
+)
 from worker.core.explain import explain_deadline
 from worker.core.policy import Policy
 from worker.edge.codec import InvalidLine
@@ -349,11 +355,21 @@ OUTPUTS = {
         ),
         "-  T-1  gold/P1  first_response#1  outcome met (1m)  deadline -",
     ),
+    "late fulfilment": (
+        SlaLateFulfilment(
+            **SLA,
+            fulfilled_at=at("2026-11-23T12:00:30Z"),
+            elapsed_seconds=7230,
+            over_seconds=3630,
+        ),
+        "2026-11-23T12:00:30Z  T-1  gold/P1  first_response#1  fulfilled late (2h30s, 1h30s over)"
+        "  deadline 2026-11-23T11:00:00Z",
+    ),
 }
 
 
 @pytest.mark.parametrize(("output", "line"), OUTPUTS.values(), ids=OUTPUTS.keys())
-def test_output_line(output: SlaWarning | SlaBreached | SlaOutcome, line: str) -> None:
+def test_output_line(output: PublishedOutput, line: str) -> None:
     """One line per output: when, ticket, tier/priority, target#cycle, what, deadline."""
     assert output_line(output) == line
 

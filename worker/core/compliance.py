@@ -15,12 +15,21 @@ Per group (tier x priority x target, and the customer first with ``by_customer``
   so it carries no time to fulfil. Percentiles are computed as ``simulate`` computes them
   (``statistics.quantiles``, inclusive method; one value is its own percentile).
 
-Outcomes are deduplicated by ``id`` (at-least-once delivery, or a worker publishing again
-after a crash, may repeat one; the first is kept). The worst breaches are the breached
-outcomes with the most counted time over the target when the breach was decided
-(``elapsed_seconds - target_seconds``): 0 for a deadline that passed, more when a
-re-evaluation (a raised priority) put the deadline in the past. Ties, which most breaches
-are, go by deadline (the oldest first), then id.
+Besides outcomes, the tally takes the late fulfilments (``sla.late_fulfilment``) of the same
+outcome topic: a breached cycle fulfilled after all, with its counted time over the target.
+Outcomes and late fulfilments are deduplicated by ``id`` (at-least-once delivery, or a worker
+publishing again after a crash, may repeat one; the first is kept).
+
+The worst breaches are the breached outcomes, each with its late fulfilment when one was
+read (matched by the outcome's id):
+
+- first the breaches **not fulfilled** in what was read (open as far as the report knows:
+  still open at the period's end, or fulfilled after it, or read from outputs that predate
+  late fulfilments), the oldest deadline first: they are the ones to chase, and their time
+  over cannot be counted here (it depends on the pauses and the calendar);
+- then the breaches **fulfilled late**, the most counted time over the target first
+  (``over_seconds`` of the late fulfilment), ties by deadline (the oldest first);
+- the id last.
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final, Literal
 
-from worker.core.events import SlaOutcome
+from worker.core.events import SlaLateFulfilment, SlaOutcome
 from worker.core.policy import TARGETS, Policy
 
 __all__ = [
@@ -68,16 +77,21 @@ def percentile(values: list[float], q: int) -> float | None:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
-def decided_at(outcome: SlaOutcome) -> datetime | None:
+def decided_at(outcome: SlaOutcome | SlaLateFulfilment) -> datetime | None:
     """Return the event time an outcome was decided at: its fulfilment, or its deadline.
 
     A breach re-evaluated past its deadline was decided later than the deadline; the outcome
-    does not say when, and the deadline is the instant it speaks of.
+    does not say when, and the deadline is the instant it speaks of. A late fulfilment is
+    decided at its fulfilment.
     """
-    return outcome.fulfilled_at if outcome.outcome == "met" else outcome.deadline
+    if isinstance(outcome, SlaLateFulfilment) or outcome.outcome == "met":
+        return outcome.fulfilled_at
+    return outcome.deadline
 
 
-def decided_within(outcome: SlaOutcome, start: datetime | None, end: datetime | None) -> bool:
+def decided_within(
+    outcome: SlaOutcome | SlaLateFulfilment, start: datetime | None, end: datetime | None
+) -> bool:
     """Whether ``outcome`` was decided in ``[start, end)`` (None: unbounded on that side).
 
     An outcome without a decision instant (a breach without a deadline, which no worker
@@ -125,17 +139,23 @@ class GroupFigures:
 
 @dataclass(frozen=True, slots=True)
 class WorstBreach:
-    """A breached outcome and its counted seconds over the target when it was decided."""
+    """A breached outcome and its late fulfilment, None when none was read (not fulfilled)."""
 
     outcome: SlaOutcome
-    over_s: float
+    late: SlaLateFulfilment | None
+
+    @property
+    def over_s(self) -> float | None:
+        """Counted seconds over the target when finally fulfilled; None when not fulfilled."""
+        return None if self.late is None else self.late.over_seconds
 
 
 @dataclass(frozen=True, slots=True)
 class ComplianceReport:
     """The figures of a period: its groups in policy order, and the worst breaches first.
 
-    ``outcomes`` counts the distinct outcomes, ``duplicates`` the repeats dropped.
+    ``outcomes`` counts the distinct outcomes, ``late_fulfilments`` the distinct late
+    fulfilments read, ``duplicates`` the repeats of either dropped.
     """
 
     groups: tuple[GroupFigures, ...]
@@ -143,6 +163,7 @@ class ComplianceReport:
     outcomes: int
     duplicates: int
     by_customer: bool
+    late_fulfilments: int = 0
 
 
 @dataclass(slots=True)
@@ -153,18 +174,27 @@ class _Group:
 
 
 _GroupKey = tuple[str | None, str, str, str]
+_WorstKey = tuple[bool, float, bool, datetime | None, str]
 
 
-def _over_s(outcome: SlaOutcome) -> float:
-    target_s = outcome.target_seconds or 0
-    return max(0.0, outcome.elapsed_seconds - target_s)
+def _worst_order(worst: WorstBreach) -> _WorstKey:
+    """Return the sort key of a breach among the worst (module docstring): smallest first."""
+    outcome = worst.outcome
+    over_s = worst.over_s
+    return (
+        over_s is not None,  # not fulfilled first
+        0.0 if over_s is None else -over_s,  # then the most time over
+        outcome.deadline is None,  # (no worker writes a breach without a deadline)
+        outcome.deadline,  # the oldest first
+        outcome.id,
+    )
 
 
 class ComplianceTally:
-    """Counts outcomes one at a time (a period may hold millions), then reports.
+    """Counts outcomes and late fulfilments one at a time (a period may hold millions).
 
-    Keeps the ids seen (to drop repeats), a counter pair and the met times per group, and
-    the breached outcomes (for the worst).
+    Keeps the ids seen (to drop repeats), a counter pair and the met times per group, the
+    breached outcomes and the late fulfilments by outcome id (for the worst).
     """
 
     def __init__(
@@ -174,17 +204,23 @@ class ComplianceTally:
         self.by_customer = by_customer
         self.worst = worst
         self.seen: set[str] = set()
+        self.outcomes = 0
         self.duplicates = 0
         self.groups: dict[_GroupKey, _Group] = {}
         self.breaches: list[SlaOutcome] = []
+        self.late: dict[str, SlaLateFulfilment] = {}
 
-    def add(self, outcome: SlaOutcome) -> bool:
-        """Count ``outcome``; return False (and count nothing) for a repeat of an id seen."""
+    def add(self, outcome: SlaOutcome | SlaLateFulfilment) -> bool:
+        """Count ``outcome`` (or keep a late fulfilment); False for a repeat of an id seen."""
         key = outcome.id
         if key in self.seen:
             self.duplicates += 1
             return False
         self.seen.add(key)
+        if isinstance(outcome, SlaLateFulfilment):
+            self.late[outcome.outcome_id] = outcome
+            return True
+        self.outcomes += 1
         customer = outcome.customer_id if self.by_customer else None
         group_key = (customer, outcome.tier, outcome.priority, outcome.target)
         group = self.groups.get(group_key)
@@ -236,33 +272,30 @@ class ComplianceTally:
                     p90_s=percentile(group.met_s, 90),
                 )
             )
+        late = self.late
         worst = heapq.nsmallest(
             self.worst,
-            self.breaches,
-            key=lambda breach: (
-                -_over_s(breach),
-                breach.deadline is None,
-                breach.deadline,
-                breach.id,
-            ),
+            (WorstBreach(breach, late.get(breach.id)) for breach in self.breaches),
+            key=_worst_order,
         )
         return ComplianceReport(
             groups=tuple(groups),
-            worst=tuple(WorstBreach(breach, _over_s(breach)) for breach in worst),
-            outcomes=len(self.seen),
+            worst=tuple(worst),
+            outcomes=self.outcomes,
             duplicates=self.duplicates,
             by_customer=self.by_customer,
+            late_fulfilments=len(late),
         )
 
 
 def compliance_report(
-    outcomes: Iterable[SlaOutcome],
+    outcomes: Iterable[SlaOutcome | SlaLateFulfilment],
     policy: Policy,
     *,
     by_customer: bool = False,
     worst: int = DEFAULT_WORST,
 ) -> ComplianceReport:
-    """Return the figures of ``outcomes`` (see the module's docstring)."""
+    """Return the figures of ``outcomes`` and late fulfilments (see the module's docstring)."""
     tally = ComplianceTally(policy, by_customer=by_customer, worst=worst)
     for outcome in outcomes:
         tally.add(outcome)

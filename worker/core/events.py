@@ -19,7 +19,9 @@ __all__ = [
     "InputEvent",
     "Outcome",
     "OutputEvent",
+    "PublishedOutput",
     "SlaBreached",
+    "SlaLateFulfilment",
     "SlaOutcome",
     "SlaWarning",
     "TargetFulfilled",
@@ -31,6 +33,7 @@ __all__ = [
     "TicketResponded",
     "TicketResumed",
     "TicketUpdated",
+    "published",
 ]
 
 Commitment = Literal["sla", "slo", "none"]
@@ -210,10 +213,11 @@ class SlaOutcome(SlaEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TargetFulfilled(SlaEvent):
-    """Internal observation (never published): a target cycle was fulfilled.
+    """Internal observation: a target cycle was fulfilled.
 
     Emitted once per fulfilled cycle, on time or late, and for tiers without a deadline
-    too; metrics observe ``elapsed_seconds`` (counted time) from it.
+    too; metrics observe ``elapsed_seconds`` (counted time) from it. Published only when late
+    (``met is False``), as an :class:`SlaLateFulfilment` (see :func:`published`).
     """
 
     type: ClassVar[str] = "sla.fulfilled"
@@ -223,6 +227,65 @@ class TargetFulfilled(SlaEvent):
 
 
 OutputEvent = SlaWarning | SlaBreached | SlaOutcome | TargetFulfilled
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlaLateFulfilment(SlaEvent):
+    """A breached target cycle was fulfilled after all: when, and how far over its target.
+
+    Published on the outcome topic after the cycle's ``breached`` outcome; built from the
+    internal :class:`TargetFulfilled` by :func:`published`, never by the tracker.
+    """
+
+    type: ClassVar[str] = "sla.late_fulfilment"
+    fulfilled_at: datetime
+    elapsed_seconds: float  # counted seconds from the start to the fulfilment
+    over_seconds: float  # counted seconds past the target: elapsed - target, at least 0
+
+    @property
+    def id(self) -> str:
+        """Deterministic id ``<ticket>:<target>:<cycle>:late``."""
+        return f"{self.ticket_id}:{self.target}:{self.cycle}:late"
+
+    @property
+    def outcome_id(self) -> str:
+        """The id of the cycle's ``breached`` outcome, ``<ticket>:<target>:<cycle>``."""
+        return f"{self.ticket_id}:{self.target}:{self.cycle}"
+
+
+PublishedOutput = SlaWarning | SlaBreached | SlaOutcome | SlaLateFulfilment
+"""What the worker publishes (and ``simulate`` prints) of the tracker's outputs."""
+
+
+def published(output: OutputEvent) -> PublishedOutput | None:
+    """Return what ``output`` is published as, or None when it stays internal.
+
+    The one place that decides it, for the worker and ``simulate`` alike: warnings, breaches
+    and outcomes are published as they are; a fulfilment of a cycle that had breached
+    (``met is False``) as an :class:`SlaLateFulfilment`; every other fulfilment (met on
+    time, or of a target without a deadline) is an internal observation only.
+    """
+    if not isinstance(output, TargetFulfilled):
+        return output
+    if output.met is not False:
+        return None
+    elapsed_s = output.elapsed_seconds
+    return SlaLateFulfilment(
+        ticket_id=output.ticket_id,
+        customer_id=output.customer_id,
+        tier=output.tier,
+        priority=output.priority,
+        target=output.target,
+        cycle=output.cycle,
+        commitment=output.commitment,
+        started_at=output.started_at,
+        deadline=output.deadline,
+        target_seconds=output.target_seconds,
+        policy=output.policy,
+        fulfilled_at=output.fulfilled_at,
+        elapsed_seconds=elapsed_s,
+        over_seconds=max(0.0, elapsed_s - (output.target_seconds or 0)),
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -241,5 +304,5 @@ class DeadLetter:
 
 
 OUTPUT_TYPES: dict[str, type] = {
-    cls.type: cls for cls in (SlaWarning, SlaBreached, SlaOutcome, DeadLetter)
+    cls.type: cls for cls in (SlaWarning, SlaBreached, SlaOutcome, SlaLateFulfilment, DeadLetter)
 }

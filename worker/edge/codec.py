@@ -37,7 +37,7 @@ from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from sys import intern
-from typing import Any, Final, Literal, overload
+from typing import Any, Final, Literal, TypeVar, overload
 
 import msgspec
 
@@ -45,7 +45,9 @@ from worker.core.events import (
     DeadLetter,
     DeadLetterReason,
     InputEvent,
+    PublishedOutput,
     SlaBreached,
+    SlaLateFulfilment,
     SlaOutcome,
     SlaWarning,
     TicketCreated,
@@ -481,12 +483,13 @@ def encode_input(event: InputEvent) -> bytes:
 # --- output ----------------------------------------------------------------------------------
 
 
-def output_to_dict(event: SlaWarning | SlaBreached | SlaOutcome) -> dict[str, object]:
+def output_to_dict(event: PublishedOutput) -> dict[str, object]:
     """Return the JSON-ready content of an output event, keys in wire order.
 
-    Raise TypeError for anything else (``TargetFulfilled`` is never published).
+    Raise TypeError for anything else (``TargetFulfilled`` has no wire form: a late one is
+    published as the ``SlaLateFulfilment`` that ``worker.core.events.published`` makes).
     """
-    if not isinstance(event, SlaWarning | SlaBreached | SlaOutcome):
+    if not isinstance(event, SlaWarning | SlaBreached | SlaOutcome | SlaLateFulfilment):
         raise TypeError(f"not a published output event: {type(event).__name__}")
     document: dict[str, object] = {
         "id": event.id,
@@ -509,6 +512,10 @@ def output_to_dict(event: SlaWarning | SlaBreached | SlaOutcome) -> dict[str, ob
         document["remaining_seconds"] = _seconds(event.remaining_seconds)
     elif isinstance(event, SlaBreached):
         document["detected_at"] = format_timestamp(event.detected_at)
+    elif isinstance(event, SlaLateFulfilment):
+        document["fulfilled_at"] = format_timestamp(event.fulfilled_at)
+        document["elapsed_seconds"] = _seconds(event.elapsed_seconds)
+        document["over_seconds"] = _seconds(event.over_seconds)
     else:
         document["outcome"] = event.outcome
         document["fulfilled_at"] = (
@@ -518,7 +525,7 @@ def output_to_dict(event: SlaWarning | SlaBreached | SlaOutcome) -> dict[str, ob
     return document
 
 
-def encode_output(event: SlaWarning | SlaBreached | SlaOutcome) -> bytes:
+def encode_output(event: PublishedOutput) -> bytes:
     """Return the wire JSON of an output event: compact, keys in a fixed order, UTC ``Z``."""
     return _JSON_ENCODER.encode(output_to_dict(event))
 
@@ -622,12 +629,34 @@ class _OutcomeFields(msgspec.Struct):
     customer_id: str | None = None  # absent from outcomes written before it existed
 
 
-def decode_outcome(value: bytes) -> SlaOutcome | None:
-    """Return the outcome an ``sla.outcome`` message holds; None for another output type.
+_Fields = TypeVar("_Fields", bound=msgspec.Struct)
 
-    Reads what :func:`encode_output` writes, and the outcomes of earlier versions (without
-    ``customer_id``); unknown extra fields are ignored. Raise ValueError with a one-line
-    message naming the problem for anything else.
+
+class _LateFields(msgspec.Struct):
+    """The fields of an ``sla.late_fulfilment`` message (typed)."""
+
+    ticket_id: str
+    customer_id: str | None
+    tier: str
+    priority: str
+    target: str
+    cycle: int
+    commitment: Literal["sla", "slo", "none"]
+    started_at: str
+    deadline: str | None
+    target_seconds: int | None
+    policy: str
+    fulfilled_at: str
+    elapsed_seconds: float
+    over_seconds: float
+
+
+def decode_outcome(value: bytes) -> SlaOutcome | SlaLateFulfilment | None:
+    """Return the outcome or late fulfilment a message of the outcome topic holds.
+
+    None for a warning or a breach. Reads what :func:`encode_output` writes, and the outcomes
+    of earlier versions (without ``customer_id``); unknown extra fields are ignored. Raise
+    ValueError with a one-line message naming the problem for anything else.
     """
     try:
         document = _JSON_DECODER.decode(value)
@@ -636,15 +665,29 @@ def decode_outcome(value: bytes) -> SlaOutcome | None:
     if type(document) is not dict:
         raise ValueError(f"expected a JSON object, got {_json_type(document)}")
     kind = document.get("type")
+    if kind == SlaLateFulfilment.type:
+        late = _convert(document, _LateFields)
+        return SlaLateFulfilment(
+            ticket_id=late.ticket_id,
+            customer_id=late.customer_id,
+            tier=late.tier,
+            priority=late.priority,
+            target=late.target,
+            cycle=late.cycle,
+            commitment=late.commitment,
+            started_at=_output_instant("started_at", late.started_at),
+            deadline=_output_instant("deadline", late.deadline),
+            target_seconds=late.target_seconds,
+            policy=late.policy,
+            fulfilled_at=_output_instant("fulfilled_at", late.fulfilled_at),
+            elapsed_seconds=late.elapsed_seconds,
+            over_seconds=late.over_seconds,
+        )
     if kind != SlaOutcome.type:
         if kind in (SlaWarning.type, SlaBreached.type):
             return None
         raise ValueError(f"type: not an SLA output: {_show(kind)}")
-    try:
-        fields = msgspec.convert(document, _OutcomeFields)
-    except msgspec.ValidationError as exc:
-        text, found, where = str(exc).rpartition(" - at `$.")
-        raise ValueError(f"{where[:-1]}: {text}" if found else str(exc)) from None
+    fields = _convert(document, _OutcomeFields)
     return SlaOutcome(
         ticket_id=fields.ticket_id,
         customer_id=fields.customer_id,
@@ -661,6 +704,15 @@ def decode_outcome(value: bytes) -> SlaOutcome | None:
         fulfilled_at=_output_instant("fulfilled_at", fields.fulfilled_at),
         elapsed_seconds=fields.elapsed_seconds,
     )
+
+
+def _convert(document: dict[str, Any], kind: type[_Fields]) -> _Fields:
+    """Return ``document``'s fields as ``kind``; raise ValueError naming the bad field first."""
+    try:
+        return msgspec.convert(document, kind)
+    except msgspec.ValidationError as exc:
+        text, found, where = str(exc).rpartition(" - at `$.")
+        raise ValueError(f"{where[:-1]}: {text}" if found else str(exc)) from None
 
 
 @overload
@@ -680,8 +732,10 @@ def _output_instant(field: str, text: str | None) -> datetime | None:
         raise ValueError(f"{field}: {exc}") from None
 
 
-def outcome_lines(lines: Iterable[bytes]) -> Iterator[SlaOutcome | Unreadable]:
-    """Yield the outcomes of a JSON-lines file of outputs, and what could not be read.
+def outcome_lines(
+    lines: Iterable[bytes],
+) -> Iterator[SlaOutcome | SlaLateFulfilment | Unreadable]:
+    """Yield the outcomes and late fulfilments of a JSON-lines file, and what is unreadable.
 
     Warnings and breaches (``simulate --json`` prints them too) and blank lines are skipped;
     a line that is no output is an :class:`Unreadable` naming its number.

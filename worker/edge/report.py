@@ -18,19 +18,26 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Final, Protocol
 
 from worker.core.durations import format_duration
-from worker.core.events import INPUT_TYPES, SlaBreached, SlaOutcome, SlaWarning
+from worker.core.events import (
+    INPUT_TYPES,
+    PublishedOutput,
+    SlaBreached,
+    SlaLateFulfilment,
+    SlaWarning,
+)
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
     from rich.progress import Progress
 
-    from worker.core.compliance import ComplianceReport, GroupFigures
+    from worker.core.compliance import ComplianceReport, GroupFigures, WorstBreach
     from worker.core.explain import Explanation
     from worker.core.policy import Policy
     from worker.edge.codec import InvalidLine, Unreadable
 
 __all__ = [
     "NO_CUSTOMER",
+    "OPEN",
     "SPANS_SHOWN",
     "LoadFigures",
     "TargetFigures",
@@ -61,6 +68,8 @@ __all__ = [
 SPANS_SHOWN = 50
 # How a report by customer names the outcomes without a customer id (JSON says null).
 NO_CUSTOMER: Final = "(none)"
+# The "over" of a worst breach not fulfilled in what was read (JSON says null).
+OPEN: Final = "open"
 
 
 class TargetFigures(Protocol):
@@ -269,12 +278,17 @@ def invalid_lines(invalid: Sequence[InvalidLine], shown: int | None = None) -> l
     return lines
 
 
-def output_line(output: SlaWarning | SlaBreached | SlaOutcome) -> str:
-    """Return one readable line for a warning, breach or outcome."""
+def output_line(output: PublishedOutput) -> str:
+    """Return one readable line for a warning, breach, outcome or late fulfilment."""
     if isinstance(output, SlaWarning):
         at, detail = utc_text(output.detected_at), f"warning {output.threshold}"
     elif isinstance(output, SlaBreached):
         at, detail = utc_text(output.detected_at), "BREACHED"
+    elif isinstance(output, SlaLateFulfilment):
+        at = utc_text(output.fulfilled_at)
+        elapsed = duration_text(timedelta(seconds=output.elapsed_seconds))
+        over = duration_text(timedelta(seconds=output.over_seconds))
+        detail = f"fulfilled late ({elapsed}, {over} over)"
     else:
         when = output.fulfilled_at or output.deadline
         at = utc_text(when) if when is not None else "-"
@@ -455,24 +469,33 @@ def compliance_json(
         "to": None if end is None else utc_text(end),
         "by": "customer" if report.by_customer else "tier",
         "outcomes": report.outcomes,
+        "late_fulfilments": report.late_fulfilments,
         "duplicates": report.duplicates,
         "groups": [_group_json(group, report.by_customer) for group in report.groups],
-        "worst_breaches": [
-            {
-                "id": worst.outcome.id,
-                "ticket_id": worst.outcome.ticket_id,
-                "customer_id": worst.outcome.customer_id,
-                "tier": worst.outcome.tier,
-                "priority": worst.outcome.priority,
-                "target": worst.outcome.target,
-                "cycle": worst.outcome.cycle,
-                "deadline": _optional_utc(worst.outcome.deadline),
-                "target_seconds": worst.outcome.target_seconds,
-                "elapsed_seconds": _wire_seconds(worst.outcome.elapsed_seconds),
-                "over_seconds": _wire_seconds(worst.over_s),
-            }
-            for worst in report.worst
-        ],
+        "worst_breaches": [_worst_json(worst) for worst in report.worst],
+    }
+
+
+def _worst_json(worst: WorstBreach) -> dict[str, object]:
+    """Return the JSON-ready form of one of the worst breaches.
+
+    ``fulfilled_at``, ``elapsed_seconds`` and ``over_seconds`` come from its late fulfilment,
+    and are null when it was not fulfilled (no late fulfilment read).
+    """
+    outcome, late = worst.outcome, worst.late
+    return {
+        "id": outcome.id,
+        "ticket_id": outcome.ticket_id,
+        "customer_id": outcome.customer_id,
+        "tier": outcome.tier,
+        "priority": outcome.priority,
+        "target": outcome.target,
+        "cycle": outcome.cycle,
+        "deadline": _optional_utc(outcome.deadline),
+        "target_seconds": outcome.target_seconds,
+        "fulfilled_at": None if late is None else utc_text(late.fulfilled_at),
+        "elapsed_seconds": None if late is None else _wire_seconds(late.elapsed_seconds),
+        "over_seconds": _wire_seconds(worst.over_s),
     }
 
 
@@ -541,19 +564,26 @@ def compliance_renderables(report: ComplianceReport, title: str) -> list[Rendera
     shown: list[RenderableType] = [table]
     if report.worst:
         worst = Table(title="worst breaches", title_justify="left")
-        for name in ("ticket", "customer", "tier/priority", "target", "deadline", "over"):
+        columns = ("ticket", "customer", "tier/priority", "target", "deadline", "fulfilled", "over")
+        for name in columns:
             worst.add_column(name, justify="right" if name == "over" else "left")
         for item in report.worst:
-            outcome = item.outcome
+            outcome, late = item.outcome, item.late
             worst.add_row(
                 Text(outcome.ticket_id),
                 Text(outcome.customer_id or NO_CUSTOMER),
                 Text(f"{outcome.tier}/{outcome.priority}"),
                 f"{outcome.target}#{outcome.cycle}",
                 _optional_utc(outcome.deadline) or "-",
-                _duration(item.over_s),
+                "-" if late is None else utc_text(late.fulfilled_at),
+                OPEN if item.over_s is None else _duration(item.over_s),
             )
         shown.append(worst)
-    duplicates = f", {report.duplicates:,} repeats dropped" if report.duplicates else ""
-    shown.append(f"{report.outcomes:,} outcomes{duplicates}")
+    counts = [f"{report.outcomes:,} outcomes"]
+    if report.late_fulfilments or any(group.breached for group in report.groups):
+        fulfilments = report.late_fulfilments
+        counts.append(f"{fulfilments:,} late fulfilment{'' if fulfilments == 1 else 's'}")
+    if report.duplicates:
+        counts.append(f"{report.duplicates:,} repeats dropped")
+    shown.append(", ".join(counts))
     return shown

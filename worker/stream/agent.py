@@ -41,10 +41,12 @@ from worker.core.events import (
     DeadLetter,
     InputEvent,
     OutputEvent,
+    PublishedOutput,
     SlaBreached,
+    SlaLateFulfilment,
     SlaOutcome,
     SlaWarning,
-    TargetFulfilled,
+    published,
 )
 from worker.core.policy import Policy
 from worker.core.schedule import DeadlineIndex
@@ -232,10 +234,11 @@ class Agent:
         self.health = health
         self.tick_topic = tick_topic
         self.partitions: dict[int, Partition] = {}
-        self.topics: dict[type[OutputEvent], str] = {
+        self.topics: dict[type[PublishedOutput], str] = {
             SlaWarning: settings.warning_topic,
             SlaBreached: settings.breach_topic,
             SlaOutcome: settings.outcome_topic,
+            SlaLateFulfilment: settings.outcome_topic,
         }
         self.status_topic = settings.status_topic  # empty: no status stream
         # The statuses' own tracker (the same policy): an injected tracker may be a wrapper.
@@ -292,11 +295,11 @@ class Agent:
         return (None, None) if raw is None else decode_state(raw)
 
     def output_records(self, outputs: Iterable[OutputEvent]) -> list[tuple[str, bytes, bytes]]:
-        """Return ``(topic, key, value)`` of each output that is published (not fulfilments)."""
+        """Return ``(topic, key, value)`` of each output as published (``events.published``)."""
         return [
-            (self.topics[type(o)], o.ticket_id.encode(), encode_output(o))
-            for o in outputs
-            if not isinstance(o, TargetFulfilled)
+            (self.topics[type(p)], p.ticket_id.encode(), encode_output(p))
+            for p in map(published, outputs)
+            if p is not None
         ]
 
     # --- the per-message steps ----------------------------------------------------------------

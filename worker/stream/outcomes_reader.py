@@ -4,8 +4,9 @@ Stream module: aiokafka (never faust). Without a consumer group (it commits noth
 disturbs no one), each partition is read from the first offset whose timestamp is at or
 after the start (``offsets_for_times``) up to the first at or after the end, or the
 partition's end offset as it was when reading began; messages stamped outside the period
-on the way (timestamps set by producers need not grow) are left out. The values are
-decoded by ``worker/edge/codec.py``; what is done with them is the caller's.
+on the way (timestamps set by producers need not grow) are left out. The values (outcomes
+and late fulfilments) are decoded by ``worker/edge/codec.py``; what is done with them is the
+caller's.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from worker.core.errors import StartupError
-from worker.core.events import SlaOutcome
+from worker.core.events import SlaLateFulfilment, SlaOutcome
 from worker.edge.codec import Unreadable, decode_outcome
 from worker.edge.settings import Settings
 from worker.stream.kafka_admin import connect_admin, kafka_client_options
@@ -46,17 +47,17 @@ async def read_outcome_period(
     topic: str,
     start: datetime | None,
     end: datetime,
-    add: Callable[[SlaOutcome], object],
+    add: Callable[[SlaOutcome | SlaLateFulfilment], object],
     *,
     progress: Progress | None = None,
 ) -> list[Unreadable]:
-    """Read the outcomes of ``topic`` stamped in ``[start, end)`` and pass each to ``add``.
+    """Read the outcomes and late fulfilments of ``topic`` stamped in ``[start, end)``.
 
-    ``start`` None reads from the beginning. Warnings and breaches (should the topic hold
-    any) are skipped; return the messages that are not outputs, with their partition and
-    offset. ``progress`` (a rich progress bar) shows the messages read of those in range.
-    Raise :class:`~worker.core.errors.StartupError` when the broker cannot be reached or
-    the topic does not exist.
+    Each is passed to ``add``. ``start`` None reads from the beginning. Warnings and
+    breaches (should the topic hold any) are skipped; return the messages that are not
+    outputs, with their partition and offset. ``progress`` (a rich progress bar) shows the
+    messages read of those in range. Raise :class:`~worker.core.errors.StartupError` when
+    the broker cannot be reached or the topic does not exist.
     """
     partitions = await _partitions(settings, topic)
     consumer = AIOKafkaConsumer(
