@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry, generate_latest
+from hypothesis import given
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as parse_openmetrics,
 )
@@ -37,6 +40,7 @@ from worker.edge.metrics import (
     TIME_TO_BREACH_BUCKETS_S,
     Metrics,
     bucket_label,
+    observe_many,
     response_buckets,
 )
 from worker.simulate import Simulation
@@ -648,3 +652,40 @@ def test_metrics_driven_by_the_tracker_agree_with_the_simulation(
     assert (
         got[("sla_time_to_breach_seconds_bucket", frozenset({**silver, "le": "+Inf"}.items()))] == 1
     )
+
+
+@given(
+    values=st.lists(
+        st.one_of(
+            st.floats(min_value=-1e9, max_value=1e12, allow_nan=False),
+            st.sampled_from([0.0, 1.0, 5.0, 60.0, 300.0, 3600.0]),  # bucket bounds exactly
+        ),
+        max_size=50,
+    )
+)
+def test_observe_many_counts_as_observe_does_value_by_value(values: list[float]) -> None:
+    """observe_many gives every bucket the count observe() gives it for the same values (a
+    value on a bound in that bucket), and the same sum (up to float rounding)."""
+    registry = CollectorRegistry()
+    bounds = (0.0, 1.0, 5.0, 60.0, 300.0, 3600.0)
+    one = Histogram("one_by_one", "", ["k"], buckets=bounds, registry=registry)
+    many = Histogram("all_at_once", "", ["k"], buckets=bounds, registry=registry)
+    child = one.labels("a")
+    for value in values:
+        child.observe(value)
+    observe_many(many.labels("a"), values)
+
+    def figures(name: str) -> dict[str, float]:
+        return {
+            sample.name.removeprefix(name) + sample.labels.get("le", ""): sample.value
+            for metric in registry.collect()
+            if metric.name == name
+            for sample in metric.samples
+            if not sample.name.endswith("_created")
+        }
+
+    expected, got = figures("one_by_one"), figures("all_at_once")
+    assert {k: v for k, v in got.items() if k != "_sum"} == {
+        k: v for k, v in expected.items() if k != "_sum"
+    }
+    assert math.isclose(got["_sum"], expected["_sum"], rel_tol=1e-9, abs_tol=1e-6)

@@ -489,6 +489,21 @@ def output_to_dict(event: PublishedOutput) -> dict[str, object]:
     Raise TypeError for anything else (``TargetFulfilled`` has no wire form: a late one is
     published as the ``SlaLateFulfilment`` that ``worker.core.events.published`` makes).
     """
+    return _output_document(event, format_timestamp)
+
+
+def encode_output(event: PublishedOutput) -> bytes:
+    """Return the wire JSON of an output event: compact, keys in a fixed order, UTC ``Z``.
+
+    The instants go to the encoder as UTC datetimes (:func:`wire_instant`): the text of
+    :func:`output_to_dict`, written in C.
+    """
+    return _JSON_ENCODER.encode(_output_document(event, wire_instant))
+
+
+def _output_document(
+    event: PublishedOutput, instant: Callable[[datetime], object]
+) -> dict[str, object]:
     if not isinstance(event, SlaWarning | SlaBreached | SlaOutcome | SlaLateFulfilment):
         raise TypeError(f"not a published output event: {type(event).__name__}")
     document: dict[str, object] = {
@@ -501,33 +516,28 @@ def output_to_dict(event: PublishedOutput) -> dict[str, object]:
         "target": event.target,
         "cycle": event.cycle,
         "commitment": event.commitment,
-        "started_at": format_timestamp(event.started_at),
-        "deadline": None if event.deadline is None else format_timestamp(event.deadline),
+        "started_at": instant(event.started_at),
+        "deadline": None if event.deadline is None else instant(event.deadline),
         "target_seconds": event.target_seconds,
         "policy": event.policy,
     }
     if isinstance(event, SlaWarning):
         document["threshold"] = event.threshold
-        document["detected_at"] = format_timestamp(event.detected_at)
+        document["detected_at"] = instant(event.detected_at)
         document["remaining_seconds"] = _seconds(event.remaining_seconds)
     elif isinstance(event, SlaBreached):
-        document["detected_at"] = format_timestamp(event.detected_at)
+        document["detected_at"] = instant(event.detected_at)
     elif isinstance(event, SlaLateFulfilment):
-        document["fulfilled_at"] = format_timestamp(event.fulfilled_at)
+        document["fulfilled_at"] = instant(event.fulfilled_at)
         document["elapsed_seconds"] = _seconds(event.elapsed_seconds)
         document["over_seconds"] = _seconds(event.over_seconds)
     else:
         document["outcome"] = event.outcome
         document["fulfilled_at"] = (
-            None if event.fulfilled_at is None else format_timestamp(event.fulfilled_at)
+            None if event.fulfilled_at is None else instant(event.fulfilled_at)
         )
         document["elapsed_seconds"] = _seconds(event.elapsed_seconds)
     return document
-
-
-def encode_output(event: PublishedOutput) -> bytes:
-    """Return the wire JSON of an output event: compact, keys in a fixed order, UTC ``Z``."""
-    return _JSON_ENCODER.encode(output_to_dict(event))
 
 
 def status_to_dict(status: TicketStatus) -> dict[str, object]:
@@ -767,6 +777,9 @@ def _put_bytes(document: dict[str, object], field: str, data: bytes | None) -> N
 
 def _seconds(value: float) -> float | int:
     """Return a second count for the wire: an integer when whole, else microsecond-rounded."""
+    whole = int(value)
+    if value == whole:  # most counts are whole seconds: no rounding to do
+        return whole
     rounded = round(float(value), 6)
     return int(rounded) if rounded.is_integer() else rounded
 

@@ -37,10 +37,13 @@ Not thread-safe: call every method from the event loop that serves ``/metrics``.
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Iterable, Iterator
+from bisect import bisect_left
+from collections import Counter as Tally
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from prometheus_client import (
     CollectorRegistry,
@@ -86,6 +89,7 @@ __all__ = [
     "UNKNOWN_EVENT_TYPE",
     "Metrics",
     "bucket_label",
+    "observe_many",
     "response_buckets",
 ]
 
@@ -162,6 +166,26 @@ def response_buckets(policy: Policy) -> tuple[float, ...]:
         if target.within_s is not None
     }
     return tuple(sorted(seconds)) or DEFAULT_RESPONSE_BUCKETS_S
+
+
+def observe_many(histogram: Histogram, values: Sequence[float]) -> None:
+    """Observe every value of ``values`` (numbers, not NaN) in ``histogram`` or its child.
+
+    The same counts as ``histogram.observe(v)`` for each value (a value on a bucket's
+    bound falls in that bucket), but each bucket and the sum are incremented once: a batch
+    of observations costs one update per bucket it touches instead of one per value.
+    Reads the histogram's ``_upper_bounds``, ``_buckets`` and ``_sum`` (prometheus_client
+    0.26, pinned; tests/unit/test_metrics.py compares the result with ``observe``).
+    """
+    if not values:
+        return
+    hist: Any = histogram
+    bounds: list[float] = hist._upper_bounds
+    counts: Tally[int] = Tally(bisect_left(bounds, value) for value in values)
+    buckets = hist._buckets
+    for index, n in counts.items():  # the last bound is +Inf: every number has a bucket
+        buckets[index].inc(n)
+    hist._sum.inc(math.fsum(values))
 
 
 def _aware(at: datetime, name: str) -> datetime:
@@ -388,26 +412,42 @@ class Metrics:
 
         Outcomes count in ``sla_outcomes_total``, warnings in ``sla_warnings_total``;
         fulfilments observe ``sla_response_seconds`` and, for targets with a non-zero
-        budget, ``sla_budget_used_ratio``; breaches observe the detection delay.
+        budget, ``sla_budget_used_ratio``; breaches observe the detection delay. Tallied
+        first, then each series updated once (a batch's outputs at once).
         """
+        outcomes: Tally[tuple[str, str, str, str]] = Tally()
+        warnings: Tally[tuple[str, str, str, str]] = Tally()
+        responses: dict[LabelSet, list[float]] = {}
+        budgets: dict[LabelSet, list[float]] = {}
+        delays: list[float] = []
+        running = self._running
         for output in outputs:
             labels = (output.tier, output.priority, output.target)
-            if labels not in self._running:
+            if labels not in running:
                 continue  # not a label set of this policy: never export foreign values
             if isinstance(output, SlaOutcome):
-                self.outcomes.labels(*labels, output.outcome).inc()
+                outcomes[(*labels, output.outcome)] += 1
             elif isinstance(output, SlaWarning):
                 if output.threshold in self._thresholds[output.tier]:
-                    self.warnings.labels(*labels, output.threshold).inc()
+                    warnings[(*labels, output.threshold)] += 1
             elif isinstance(output, TargetFulfilled):
-                self.response.labels(*labels).observe(output.elapsed_seconds)
+                responses.setdefault(labels, []).append(output.elapsed_seconds)
                 if output.target_seconds:
-                    self.budget_used.labels(*labels).observe(
+                    budgets.setdefault(labels, []).append(
                         output.elapsed_seconds / output.target_seconds
                     )
             elif isinstance(output, SlaBreached) and output.deadline is not None:
-                delay = output.detected_at - output.deadline
-                self.breach_detection_delay.observe(delay.total_seconds())
+                delays.append((output.detected_at - output.deadline).total_seconds())
+        for key, n in outcomes.items():
+            self.outcomes.labels(*key).inc(n)
+        for key, n in warnings.items():
+            self.warnings.labels(*key).inc(n)
+        for labels, values in responses.items():
+            observe_many(self.response.labels(*labels), values)
+        for labels, values in budgets.items():
+            observe_many(self.budget_used.labels(*labels), values)
+        if delays:
+            observe_many(self.breach_detection_delay, delays)
 
     def update_running(
         self, before: Iterable[RunningTarget], after: Iterable[RunningTarget]

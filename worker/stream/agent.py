@@ -62,7 +62,7 @@ from worker.edge.codec import (
     encode_status,
 )
 from worker.edge.logs import get_logger
-from worker.edge.metrics import Metrics
+from worker.edge.metrics import Metrics, observe_many
 from worker.edge.settings import Settings
 from worker.edge.state_codec import LastEmission, decode_state, encode_state
 from worker.stream.health import Health
@@ -518,9 +518,7 @@ class Agent:
         events = self.metrics.events
         for (event_type, result), n in batch.events.items():
             events.labels(event_type, result).inc(n)
-        lag = self.metrics.event_lag
-        for lag_s in batch.lags:
-            lag.observe(lag_s)
+        observe_many(self.metrics.event_lag, batch.lags)
         if batch.earned:
             self.metrics.observe_outputs(batch.earned)
             for output in batch.earned:
