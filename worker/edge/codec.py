@@ -37,7 +37,7 @@ from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from sys import intern
-from typing import Any, Final, Literal, TypeVar, overload
+from typing import Any, Final, TypeVar, overload
 
 import msgspec
 
@@ -59,6 +59,7 @@ from worker.core.events import (
     TicketUpdated,
 )
 from worker.core.status import TicketStatus
+from worker.edge.documents import LateFields, OutcomeFields
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
@@ -371,9 +372,9 @@ def _optional_text(document: dict[str, Any], field: str) -> str | None:
     At most 256 characters, as names: the value is kept in the ticket's stored state, and an
     unbounded one would make the state (and its changelog record) as large as the message.
     """
-    value = document.get(field)
+    value: object = document.get(field)
     if value is None:
-        return value
+        return None
     if type(value) is str:
         if len(value) > MAX_NAME_LENGTH:
             raise _FieldError(
@@ -620,45 +621,7 @@ class Unreadable:
     error: str
 
 
-class _OutcomeFields(msgspec.Struct):
-    """The fields of an ``sla.outcome`` message that make an :class:`SlaOutcome` (typed)."""
-
-    ticket_id: str
-    tier: str
-    priority: str
-    target: str
-    cycle: int
-    commitment: Literal["sla", "slo", "none"]
-    started_at: str
-    deadline: str | None
-    target_seconds: int | None
-    policy: str
-    outcome: Literal["met", "breached"]
-    fulfilled_at: str | None
-    elapsed_seconds: float
-    customer_id: str | None = None  # absent from outcomes written before it existed
-
-
 _Fields = TypeVar("_Fields", bound=msgspec.Struct)
-
-
-class _LateFields(msgspec.Struct):
-    """The fields of an ``sla.late_fulfilment`` message (typed)."""
-
-    ticket_id: str
-    customer_id: str | None
-    tier: str
-    priority: str
-    target: str
-    cycle: int
-    commitment: Literal["sla", "slo", "none"]
-    started_at: str
-    deadline: str | None
-    target_seconds: int | None
-    policy: str
-    fulfilled_at: str
-    elapsed_seconds: float
-    over_seconds: float
 
 
 def decode_outcome(value: bytes) -> SlaOutcome | SlaLateFulfilment | None:
@@ -676,7 +639,7 @@ def decode_outcome(value: bytes) -> SlaOutcome | SlaLateFulfilment | None:
         raise ValueError(f"expected a JSON object, got {_json_type(document)}")
     kind = document.get("type")
     if kind == SlaLateFulfilment.type:
-        late = _convert(document, _LateFields)
+        late = _convert(document, LateFields)
         return SlaLateFulfilment(
             ticket_id=late.ticket_id,
             customer_id=late.customer_id,
@@ -697,7 +660,7 @@ def decode_outcome(value: bytes) -> SlaOutcome | SlaLateFulfilment | None:
         if kind in (SlaWarning.type, SlaBreached.type):
             return None
         raise ValueError(f"type: not an SLA output: {_show(kind)}")
-    fields = _convert(document, _OutcomeFields)
+    fields = _convert(document, OutcomeFields)
     return SlaOutcome(
         ticket_id=fields.ticket_id,
         customer_id=fields.customer_id,

@@ -24,6 +24,7 @@ from worker.core.events import (
     TicketUpdated,
 )
 from worker.core.ticket_state import RunningTarget, TicketState
+from worker.edge.documents import StateDocument, StateSummaryDocument
 
 __all__ = [
     "STATE_VERSION",
@@ -148,23 +149,8 @@ def encode_state(state: TicketState, *, partition: int, emitted: LastEmission | 
     return _JSON_ENCODER.encode(document)
 
 
-class _StateSummary(msgspec.Struct, frozen=True):
-    v: int
-    p: int
-    due: int | None
-    emit_at: float | None
-    run: list[tuple[str, str, str, int | None, bool]]
-    src: tuple[str, int] | None = None
-
-
-class _StateDocument(_StateSummary, frozen=True, kw_only=True):
-    id: str
-    emitted: list[str]
-    events: list[list[Any]]
-
-
-_SUMMARY_DECODER: Final = msgspec.json.Decoder(_StateSummary)
-_STATE_DECODER: Final = msgspec.json.Decoder(_StateDocument)
+_SUMMARY_DECODER: Final = msgspec.json.Decoder(StateSummaryDocument)
+_STATE_DECODER: Final = msgspec.json.Decoder(StateDocument)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +190,7 @@ def peek_state(value: bytes) -> StateSummary:
     )
 
 
-def _last_emission(summary: _StateSummary) -> LastEmission | None:
+def _last_emission(summary: StateSummaryDocument) -> LastEmission | None:
     if summary.emit_at is None:
         return None
     if summary.src is None:
