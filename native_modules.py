@@ -19,6 +19,9 @@ may replace one when ``make bench`` (compiled) shows no loss:
 
 - ``worker/core/ticket_state.py`` ``TicketState``: a slotted dataclass with a hand-written
   ``__init__``, not a frozen dataclass (compiled, the frozen ``__init__`` costs 25 times).
+- ``worker/core/status.py`` ``TargetStatus`` and ``TicketStatus``: slotted dataclasses, not
+  frozen ones (compiled, the frozen ``__init__`` made the status stream cost 8% more CPU per
+  event, ``bench/bench_agent.py``).
 - ``worker/core/cycle_plans.py`` ``positional``: outputs built by setting their slots through
   the slot descriptors, in a plain ``for`` loop over ``zip`` without ``strict=True``
   (compiled, ``any(map(...))`` and ``zip(strict=True)`` are generic calls at twice the cost).

@@ -34,9 +34,13 @@ STATES: Final[tuple[TargetState, ...]] = ("running", "paused", "met", "breached"
 _NOT_WARNINGS: Final = frozenset({"breached", "outcome", "fulfilled"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TargetStatus:
-    """One target cycle's status at ``as_of``.
+    """One target cycle's status at ``as_of`` (a value: nothing changes one once made).
+
+    Not frozen for speed alone, as ``TicketState``: compiled, a frozen dataclass's
+    ``__init__`` sets each field through ``object.__setattr__`` (the status stream builds
+    three of these per changed ticket).
 
     ``deadline`` is None while paused (the time left is then fixed) and without a
     commitment; ``elapsed_seconds`` is the counted time from the start to the fulfilment,
@@ -63,9 +67,12 @@ class TargetStatus:
         return self.fulfilled_at is None and self.state != "paused"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TicketStatus:
-    """A ticket's status at ``as_of``, under the policy ``policy`` (sha256 ``policy_sha256``)."""
+    """A ticket's status at ``as_of``, under the policy ``policy`` (sha256 ``policy_sha256``).
+
+    A value, not frozen for speed alone (see :class:`TargetStatus`).
+    """
 
     ticket_id: str
     customer_id: str | None
