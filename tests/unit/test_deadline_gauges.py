@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from worker.core.policy import TARGETS
 from worker.core.ticket_state import RunningTarget
-from worker.edge.deadline_gauges import LabelSet, RunningTargets, SortedFloats
+from worker.edge.deadline_gauges import LabelSet, RunningTargets, SortedFloats, _microseconds
 
 MakeRunning = Callable[..., RunningTarget]
 
@@ -171,3 +171,17 @@ def test_rebuild_in_parts_equals_one_rebuild_and_changes_nothing_before_done(
     assert snapshot(parts) == before
     rebuild.done()
     assert snapshot(parts) == snapshot(rebuilt(targets))
+
+
+@given(
+    at=st.datetimes(
+        min_value=datetime(1, 1, 2),  # noqa: DTZ001 (hypothesis: naive bounds)
+        max_value=datetime(9999, 12, 30),  # noqa: DTZ001
+        timezones=st.just(UTC),
+    )
+)
+def test_a_deadline_s_microseconds_give_its_timestamp_exactly(at: datetime) -> None:
+    """The gauges keep a deadline as microseconds / 10**6: the very float of timestamp(), so
+    a deadline added and later removed (or rebuilt) is found again."""
+    assert _microseconds(at) / 1_000_000 == at.timestamp()
+    assert _microseconds(at) == (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)

@@ -22,7 +22,7 @@ from array import array
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Final
 
 from worker.core.ticket_state import RunningTarget
@@ -33,7 +33,6 @@ LabelSet = tuple[str, str, str]
 """``(tier, priority, target)``."""
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND: Final = timedelta(microseconds=1)
 
 
 class SortedFloats:
@@ -177,8 +176,9 @@ class RunningTargets:
         else:
             entry.running += 1
         if item.deadline is not None:
-            entry.deadlines.add(item.deadline.timestamp())
-            entry.sum_us += _microseconds(item.deadline)
+            us = _microseconds(item.deadline)
+            entry.deadlines.add(us / 1_000_000)  # == deadline.timestamp(), exactly
+            entry.sum_us += us
 
     def _remove(self, item: RunningTarget) -> None:
         """Remove ``item``; tolerant of one never added (counts never go below zero)."""
@@ -189,8 +189,10 @@ class RunningTargets:
             entry.paused = max(0, entry.paused - 1)
         else:
             entry.running = max(0, entry.running - 1)
-        if item.deadline is not None and entry.deadlines.remove(item.deadline.timestamp()):
-            entry.sum_us -= _microseconds(item.deadline)
+        if item.deadline is not None:
+            us = _microseconds(item.deadline)
+            if entry.deadlines.remove(us / 1_000_000):
+                entry.sum_us -= us
 
 
 class RunningRebuild:
@@ -215,8 +217,9 @@ class RunningRebuild:
                 continue
             counts[key][item.paused] += 1
             if item.deadline is not None:
-                deadlines[key].append(item.deadline.timestamp())
-                sums[key] += _microseconds(item.deadline)
+                us = _microseconds(item.deadline)
+                deadlines[key].append(us / 1_000_000)
+                sums[key] += us
 
     def done(self) -> None:
         """Replace the table's running targets by those tallied."""
@@ -229,5 +232,10 @@ class RunningRebuild:
 
 
 def _microseconds(at: datetime) -> int:
-    """Return ``at`` as exact integer microseconds since the Unix epoch."""
-    return (at - _EPOCH) // _MICROSECOND
+    """Return ``at`` as exact integer microseconds since the Unix epoch.
+
+    ``us / 1_000_000`` is then ``at.timestamp()`` exactly (both divide the same integer by
+    10**6, correctly rounded), one subtraction instead of two per deadline.
+    """
+    delta = at - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
