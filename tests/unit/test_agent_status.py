@@ -68,15 +68,32 @@ async def test_each_change_publishes_the_status_keyed_by_ticket(
     assert states(resolved) == ["first_response:met", "resolution:met"]
 
 
-async def test_nothing_new_publishes_no_status(make_policy: Callable[..., Policy]) -> None:
-    """A duplicate event and a tick with nothing due publish no status."""
+async def test_a_tick_with_nothing_due_publishes_no_status(
+    make_policy: Callable[..., Policy],
+) -> None:
+    """A tick with nothing due publishes no status (a status carries its deadlines)."""
     rig = make_rig(make_policy())
     sink = recording(rig)
     await rig.send(created("t1", T0 - 20 * M))
-    await rig.send(created("t1", T0 - 20 * M))  # the same event id
     rig.wall[0] = T0 + M
     await rig.tick()  # nothing due: the first warning is at T0 + 10 minutes
     assert len(sink.statuses) == 1
+
+
+async def test_a_redelivered_event_publishes_the_status_again(
+    make_policy: Callable[..., Policy],
+) -> None:
+    """An event delivered again (after a crash the restored state already has it, and its
+    status may not have been published) publishes the ticket's status again, unchanged."""
+    rig = make_rig(make_policy())
+    sink = recording(rig)
+    await rig.send(created("t1", T0 - 20 * M))
+    await rig.send(TicketPaused(event_id="p1", ticket_id="t1", occurred_at=T0 - 10 * M))
+    await rig.send(TicketPaused(event_id="p1", ticket_id="t1", occurred_at=T0 - 10 * M))
+    assert len(sink.statuses) == 3
+    _, paused, again = documents(sink)
+    assert again == paused
+    assert rig.count("sla_events_total", type="ticket.paused", result="duplicate") == 1
 
 
 async def test_a_warning_or_a_breach_by_the_clock_publishes_the_status(

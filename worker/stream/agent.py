@@ -351,6 +351,8 @@ class Agent:
             if new_state is state:
                 batch.events[(decoded.type, "duplicate")] += 1
                 batch.lags.append(lag_s)
+                if state is not None:  # a redelivery: publish the status again (see _resent)
+                    self._resent(batch, key, state, clock)
                 return
             encoded, last = self._encode(new_state, outputs, last, message, wall)
             if encoded is not None and len(encoded) > MAX_STATE_BYTES:
@@ -472,6 +474,20 @@ class Agent:
             return _UNCHANGED
         status = status_of(self._status_tracker, new, clock, settled=self.tracker.last_fold)
         return _UNCHANGED if status is None else encode_status(status)
+
+    def _resent(self, batch: _Batch, key: bytes, state: TicketState, clock: datetime) -> None:
+        """Publish the status of a ticket whose event came again (it changes nothing else).
+
+        A redelivered event is how a crash between a batch's changelog and its statuses
+        shows: the restored state has the event, and its status may never have been
+        published. A duplicate is rare otherwise (a producer's retry), and the status topic
+        is compacted: publishing it again costs one record.
+        """
+        if not self.status_topic:
+            return
+        status = status_of(self._status_tracker, state, clock)
+        if status is not None:
+            batch.emission.statuses[(self.status_topic, key)] = encode_status(status)
 
     # --- helpers --------------------------------------------------------------------------------
 
