@@ -90,7 +90,10 @@ def _left(seconds: object) -> str:
 
 
 def describe(document: dict[str, Any]) -> str | None:
-    """Return the rich-markup line of a warning, breach or dead letter; None for others."""
+    """Return the rich-markup line of a warning, breach, late fulfilment or dead letter.
+
+    None for others (outcomes are counted per tier, not printed).
+    """
     kind = document.get("type")
     who = (
         f"{escape(str(document.get('ticket_id')))}  "
@@ -108,6 +111,11 @@ def describe(document: dict[str, Any]) -> str | None:
         return (
             f"{_clock(document.get('detected_at'))} [bold red]BREACH [/] {who}  "
             f"(deadline {deadline})"
+        )
+    if kind == "sla.late_fulfilment":
+        return (
+            f"{_clock(document.get('fulfilled_at'))} [cyan]LATE   [/] {who}  "
+            f"fulfilled {_left(document.get('over_seconds'))} over (deadline {deadline})"
         )
     if kind == "sla.dead_letter":
         return (
@@ -138,7 +146,7 @@ class _Feed:
         return document
 
     def show(self, document: dict[str, Any]) -> None:
-        """Count a message; print it if it is a warning, breach or dead letter."""
+        """Count a message; print it if it is a warning, breach, late fulfilment or dead letter."""
         kind = str(document.get("type"))
         self.stats.seen[kind] += 1
         if kind == "sla.outcome":
