@@ -182,6 +182,9 @@ def parse_args() -> argparse.Namespace:
         "--breaches-csv", type=Path, help="write deadline,detected_at,published per breach"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument(
+        "--no-status", action="store_true", help="run the workers without the status stream"
+    )
     return parser.parse_args()
 
 
@@ -192,7 +195,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _interrupted)
     signal.signal(signal.SIGINT, _interrupted)
     tmp = Path(tempfile.mkdtemp(prefix="bench-worker-"))
-    rig = Rig(tmp, args.bootstrap or "")
+    rig = Rig(tmp, args.bootstrap or "", status_stream=not args.no_status)
     rig.policy.write_text(POLICY)
     status = 0
     try:

@@ -125,6 +125,7 @@ class Rig:
     tmp: Path
     bootstrap: str
     broker_env: dict[str, str] | None = None  # kafka.sh environment when we started it
+    status_stream: bool = True  # False: the workers run with SLA_STATUS_TOPIC empty
     deployments: list[Deployment] = field(default_factory=list)
 
     @property
@@ -150,6 +151,7 @@ class Rig:
             base_env={k: v for k, v in os.environ.items() if not k.startswith("SLA_")},
             SLA_LOG_LEVEL="warning",
             SLA_WEB_HOST="127.0.0.1",
+            **({} if self.status_stream else {"SLA_STATUS_TOPIC": ""}),
         )
         self.deployments.append(deployment)
         return deployment
