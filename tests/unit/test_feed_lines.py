@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from worker.stream.feed import describe
+from worker.stream.feed import FeedStats, describe
 
 COMMON = {
     "ticket_id": "T-1",
@@ -36,3 +36,10 @@ def test_outcomes_are_not_printed_and_breaches_are() -> None:
     assert breach is not None
     assert "BREACH" in breach
     assert "T-1" in breach
+
+
+def test_the_summary_counts_late_fulfilments() -> None:
+    """The feed's last line counts late fulfilments beside warnings, breaches and outcomes."""
+    stats = FeedStats()
+    stats.seen["sla.late_fulfilment"] += 2
+    assert "2 late fulfilments" in stats.summary()

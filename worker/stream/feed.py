@@ -59,6 +59,7 @@ class FeedStats:
         return (
             f"feed: {self.seen['sla.warning']} warnings, {self.seen['sla.breached']} breaches, "
             f"{sum(self.met.values())} met and {sum(self.breached.values())} breached outcomes, "
+            f"{self.seen['sla.late_fulfilment']} late fulfilments, "
             f"{self.seen['sla.dead_letter']} dead letters"
             + (f", {self.unreadable} unreadable" if self.unreadable else "")
         )
