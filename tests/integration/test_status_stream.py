@@ -135,6 +135,25 @@ async def test_status_follows_a_ticket_from_creation_to_tombstone(
         deployment.kill_workers()
 
 
+async def test_a_redelivered_event_publishes_its_ticket_s_status_again(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """An event sent again (same event_id: how a batch reprocessed after a crash looks) changes
+    nothing but publishes the ticket's status again, so a status lost in the crash comes back."""
+    deployment = await Deployment.create(kafka_bootstrap, tmp_path)
+    try:
+        await deployment.start_worker()
+        created = event("created", "R1", utc(), eid="R1-created", tier="fast", priority="P2")
+        await deployment.send([created])
+        await statuses(deployment, has("R1", lambda d: True))
+        await deployment.send([created])
+        records = await statuses(deployment, lambda rs: [k for k, _ in rs].count("R1") == 2)
+        first, again = (document for key, document in records if key == "R1")
+        assert stable(again) == stable(first)
+    finally:
+        deployment.kill_workers()
+
+
 async def test_status_topic_is_created_compacted(deployment: Deployment) -> None:
     """`topics create` made the status topic with cleanup.policy=compact."""
     from aiokafka.admin import AIOKafkaAdminClient
