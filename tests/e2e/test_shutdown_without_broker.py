@@ -34,8 +34,9 @@ def kafka_bootstrap(broker: StoppableBroker) -> str:
 async def test_sigterm_with_the_broker_stopped_exits_in_time(
     deployment: Deployment, broker: StoppableBroker
 ) -> None:
-    """With the broker down, SIGTERM ends the worker within 10 s with a stopping line."""
-    worker = await deployment.start_worker()
+    """With the broker down, SIGTERM ends the worker within 10 s with a stopping line; a stop
+    cut short says so after SLA_SHUTDOWN_GRACE (3 s here, 8 s by default)."""
+    worker = await deployment.start_worker(SLA_SHUTDOWN_GRACE="3s")
     await deployment.send([event("created", "t1", utc() - 5 * S, tier="fast", priority="P3")])
     async with asyncio.timeout(60):
         while worker.total("sla_events_total") < 1:  # noqa: ASYNC110 - polling HTTP
@@ -55,3 +56,4 @@ async def test_sigterm_with_the_broker_stopped_exits_in_time(
     if code != 0:  # the stop did not finish: it says what it could not do
         [line] = worker.log_events("worker.shutdown_incomplete")
         assert "commit" in line["not_done"]
+        assert (line["seconds"], line["exit_code"], code) == (3, 75, 75)

@@ -19,6 +19,7 @@ def test_defaults_match_the_contract() -> None:
     assert settings.partitions == 8
     assert settings.store == "rocksdb"
     assert settings.grace_s == 0
+    assert settings.shutdown_grace_s == 8
     assert (settings.web_host, settings.web_port) == ("127.0.0.1", 6066)
     assert (settings.log_format, settings.log_level) == ("json", "info")
     assert settings.output_topics == (
@@ -60,6 +61,7 @@ def test_every_contract_variable_is_read() -> None:
         "SLA_REPLICATION_FACTOR": "3",
         "SLA_MIN_INSYNC_REPLICAS": "2",
         "SLA_OPEN_RETENTION": "30d",
+        "SLA_SHUTDOWN_GRACE": "25s",
     }
     settings = Settings.from_env(env, web_port=7001, app_id=None)
     assert settings.bootstrap == "a:1,b:2"
@@ -70,6 +72,7 @@ def test_every_contract_variable_is_read() -> None:
     assert settings.tick_interval_s == 0.5
     assert (settings.replication_factor, settings.min_insync_replicas) == (3, 2)
     assert settings.open_retention_s == 30 * 86_400
+    assert settings.shutdown_grace_s == 25
     assert settings.with_overrides(partitions=5, store=None).partitions == 5
     assert set(ENV_NAMES.values()) >= {
         "SLA_KAFKA_SECURITY_PROTOCOL",
@@ -103,6 +106,7 @@ def test_every_contract_variable_is_read() -> None:
             "SLA_MIN_INSYNC_REPLICAS=3 is more than SLA_REPLICATION_FACTOR=2",
         ),
         ({"SLA_OPEN_RETENTION": "0s"}, "SLA_OPEN_RETENTION must be longer than 0s"),
+        ({"SLA_SHUTDOWN_GRACE": "0s"}, "SLA_SHUTDOWN_GRACE must be longer than 0s"),
         ({"SLA_OPEN_RETENTION": "3651d"}, "SLA_OPEN_RETENTION: duration '3651d' is too long"),
     ],
 )

@@ -76,6 +76,10 @@ class Settings:
     # How often the worker commits its consumed offsets; 0 means faust's default (2.8 s).
     # Only tests and benchmarks change it (a crash between delivery and commit).
     commit_interval_s: int = 0
+    # How long a stop (SIGTERM, SIGINT, a failed delivery) may take before the process ends
+    # itself (exit 75): under the 10 s an orchestrator usually waits after SIGTERM, with time
+    # for the last lines. Raise it with the orchestrator's grace period (a large final commit).
+    shutdown_grace_s: int = 8
 
     def __post_init__(self) -> None:
         """Refuse an invalid combination with a one-line error naming the setting."""
@@ -103,6 +107,8 @@ class Settings:
             )
         if self.open_retention_s <= 0:
             problems.append("SLA_OPEN_RETENTION must be longer than 0s")
+        if self.shutdown_grace_s <= 0:
+            problems.append("SLA_SHUTDOWN_GRACE must be longer than 0s")
         if self.store not in _STORES:
             problems.append(f"SLA_STORE must be one of {', '.join(_STORES)}, not {self.store!r}")
         if self.log_format not in _LOG_FORMATS:
@@ -210,6 +216,7 @@ ENV_NAMES: Final[dict[str, str]] = {
     "min_insync_replicas": "SLA_MIN_INSYNC_REPLICAS",
     "open_retention_s": "SLA_OPEN_RETENTION",
     "commit_interval_s": "SLA_COMMIT_INTERVAL",
+    "shutdown_grace_s": "SLA_SHUTDOWN_GRACE",
 }
 
 # Settings whose empty value is a choice (off), not "unset, take the default".
@@ -221,6 +228,7 @@ _DURATIONS: Final = {
     "connect_timeout_s",
     "open_retention_s",
     "commit_interval_s",
+    "shutdown_grace_s",
 }
 _INTS: Final = {"partitions", "web_port", "replication_factor", "min_insync_replicas"}
 

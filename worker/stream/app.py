@@ -14,7 +14,7 @@ offsets become committable only after everything it produced is delivered and st
 (``faust_internals.ack``). When a delivery or a store write fails, the
 worker fences every later commit, logs one line and stops itself with SIGTERM; it exits
 with :data:`EXIT_IO_ERROR`, and a restart redoes the batch. A stop (SIGTERM, SIGINT or
-that failure) that has not finished after :data:`SHUTDOWN_GRACE_S` (the broker gone,
+that failure) that has not finished after ``SLA_SHUTDOWN_GRACE`` (8 s; the broker gone,
 say) ends the process with :data:`EXIT_SHUTDOWN_INCOMPLETE`, saying what was not done.
 """
 
@@ -61,7 +61,6 @@ __all__ = [
     "EXIT_IO_ERROR",
     "EXIT_SHUTDOWN_INCOMPLETE",
     "PRODUCER_REQUEST_TIMEOUT_S",
-    "SHUTDOWN_GRACE_S",
     "SlaWorker",
     "create_app",
     "run_worker",
@@ -90,9 +89,6 @@ BATCH_BUFFERED: Final = 4
 # out a broker restart or a leader election; a longer outage stops the worker before any
 # offset moves past what was not delivered (docs/operating.md, reliability).
 PRODUCER_REQUEST_TIMEOUT_S: Final = 120.0
-# A stop that has not finished by then is cut short: under the 10 s an orchestrator usually
-# waits after SIGTERM, with time for the last lines.
-SHUTDOWN_GRACE_S: Final = 8.0
 EXIT_IO_ERROR: Final = 74  # EX_IOERR: a delivery or a store write failed; nothing committed past it
 EXIT_SHUTDOWN_INCOMPLETE: Final = 75  # EX_TEMPFAIL: the stop did not finish (the last commit)
 
@@ -288,7 +284,7 @@ def _one_line(error: BaseException) -> str:
 
 
 class Watchdog:
-    """Ends the process if a stop has not finished in :data:`SHUTDOWN_GRACE_S`.
+    """Ends the process if a stop has not finished in ``Settings.shutdown_grace_s``.
 
     A thread, not the event loop: the loop itself may be stuck (faust joins its consumer
     thread synchronously, and that thread retries the broker forever).
@@ -303,7 +299,8 @@ class Watchdog:
         with self._lock:
             if self._timer is not None:
                 return
-            self._timer = threading.Timer(SHUTDOWN_GRACE_S, _hard_exit, args=(sla,))
+            grace = float(sla.settings.shutdown_grace_s)
+            self._timer = threading.Timer(grace, _hard_exit, args=(sla,))
             self._timer.daemon = True
             self._timer.start()
 
@@ -313,7 +310,7 @@ def _hard_exit(sla: SlaWorker) -> None:
     code = EXIT_IO_ERROR if sla.failure is not None else EXIT_SHUTDOWN_INCOMPLETE
     log.error(
         "worker.shutdown_incomplete",
-        seconds=SHUTDOWN_GRACE_S,
+        seconds=sla.settings.shutdown_grace_s,
         exit_code=code,
         not_done="the last offset commit (and leaving the group) was not confirmed: a "
         "restart reprocesses what was not committed; outputs repeat with the same ids",
