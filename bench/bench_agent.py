@@ -21,13 +21,13 @@ import pstats
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the harness
 
+from harness import Message, Store
 from worker_rig import POLICY
 from worker_throughput import history
 
@@ -41,41 +41,6 @@ from worker.stream.health import Health
 PARTITIONS = 8
 BATCH = 1_000  # worker.stream.app.BATCH_MAX
 RUNS = 3
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """A consumed message, as much of it as the agent reads."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp: float = 0.0
-
-
-@dataclass(slots=True)
-class Store:
-    """A dict per partition."""
-
-    partitions: dict[int, dict[bytes, bytes]] = field(default_factory=dict)
-
-    def get_many(self, partition: int, keys: Sequence[bytes]) -> list[bytes | None]:
-        """Return the stored value of each key (None where there is none)."""
-        data = self.partitions.get(partition, {})
-        return [data.get(key) for key in keys]
-
-    def write(
-        self, partition: int, writes: Mapping[bytes, bytes | None], changelog_offset: int | None
-    ) -> None:
-        """Write (None: delete) ``writes``."""
-        data = self.partitions.setdefault(partition, {})
-        for key, value in writes.items():
-            if value is None:
-                data.pop(key, None)
-            else:
-                data[key] = value
 
 
 @dataclass(slots=True)

@@ -25,11 +25,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from worker.core.events import SlaLateFulfilment, SlaOutcome
 
 if TYPE_CHECKING:
     from aiokafka.structs import ConsumerRecord
@@ -41,8 +43,10 @@ __all__ = [
     "SLA_WORKER",
     "Deployment",
     "HarnessError",
+    "Message",
     "Sample",
     "StoppableBroker",
+    "Store",
     "WorkerProcess",
     "broker_pid",
     "cpu_seconds",
@@ -51,6 +55,7 @@ __all__ = [
     "free_ports",
     "kafka_env",
     "kafka_sh",
+    "late_fulfilment",
     "machine_cpu_seconds",
     "own_broker",
     "rss_bytes",
@@ -240,6 +245,72 @@ def utc(text: str | None = None) -> datetime:
 def ts(moment: datetime) -> str:
     """Return RFC 3339 UTC text with Z."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# --- the agent's fakes (tests/unit/test_agent.py, bench/bench_agent.py) ----------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A consumed message, as much of it as the agent reads."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: float = 0.0
+
+
+@dataclass(slots=True)
+class Store:
+    """The agent's store in memory: a dict per partition; ``table`` merges them."""
+
+    partitions: dict[int, dict[bytes, bytes]] = field(default_factory=dict)
+    persisted: dict[int, int] = field(default_factory=dict)
+    writes: int = 0
+
+    def get_many(self, partition: int, keys: Sequence[bytes]) -> list[bytes | None]:
+        data = self.partitions.get(partition, {})
+        return [data.get(key) for key in keys]
+
+    def write(
+        self, partition: int, writes: Mapping[bytes, bytes | None], changelog_offset: int | None
+    ) -> None:
+        self.writes += 1
+        data = self.partitions.setdefault(partition, {})
+        for key, value in writes.items():
+            if value is None:
+                data.pop(key, None)
+            else:
+                data[key] = value
+        if changelog_offset is not None:
+            self.persisted[partition] = changelog_offset
+
+    @property
+    def table(self) -> dict[bytes, bytes]:
+        return {k: v for data in self.partitions.values() for k, v in data.items()}
+
+
+def late_fulfilment(breach: SlaOutcome, over_s: float) -> SlaLateFulfilment:
+    """Return the late fulfilment of ``breach``, ``over_s`` counted seconds past its target."""
+    target_s = breach.target_seconds or 0
+    return SlaLateFulfilment(
+        ticket_id=breach.ticket_id,
+        customer_id=breach.customer_id,
+        tier=breach.tier,
+        priority=breach.priority,
+        target=breach.target,
+        cycle=breach.cycle,
+        commitment=breach.commitment,
+        started_at=breach.started_at,
+        deadline=breach.deadline,
+        target_seconds=breach.target_seconds,
+        policy=breach.policy,
+        fulfilled_at=breach.started_at + timedelta(seconds=target_s + over_s),
+        elapsed_seconds=target_s + over_s,
+        over_seconds=over_s,
+    )
 
 
 def event(

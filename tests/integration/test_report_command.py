@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
+from harness import late_fulfilment
 
 from worker.core.events import SlaLateFulfilment, SlaOutcome, SlaWarning
 from worker.edge.codec import encode_output
@@ -73,27 +74,6 @@ def outcome(
     )
 
 
-def late(breach: SlaOutcome, over_s: float) -> SlaLateFulfilment:
-    """The late fulfilment of ``breach``, ``over_s`` counted seconds past its target."""
-    target_s = breach.target_seconds or 0
-    return SlaLateFulfilment(
-        ticket_id=breach.ticket_id,
-        customer_id=breach.customer_id,
-        tier=breach.tier,
-        priority=breach.priority,
-        target=breach.target,
-        cycle=breach.cycle,
-        commitment=breach.commitment,
-        started_at=breach.started_at,
-        deadline=breach.deadline,
-        target_seconds=breach.target_seconds,
-        policy=breach.policy,
-        fulfilled_at=breach.started_at + timedelta(seconds=target_s + over_s),
-        elapsed_seconds=target_s + over_s,
-        over_seconds=over_s,
-    )
-
-
 def ms(text: str) -> int:
     return int(datetime.fromisoformat(text).timestamp() * 1000)
 
@@ -136,7 +116,7 @@ IN_NOVEMBER = [
         "2026-11-30T23:59:59.999Z",
         outcome("N-5", True, 600, tier="silver", priority="P2", target="resolution", target_s=3600),
     ),
-    stamped("2026-11-02T11:00:45Z", late(N_6, 45)),  # before its outcome on the topic
+    stamped("2026-11-02T11:00:45Z", late_fulfilment(N_6, 45)),  # before its outcome on the topic
     stamped("2026-11-20T12:00:00Z", N_6),
     ("N-7", "2026-11-21T00:00:00Z", b"not an output"),
 ]
@@ -174,7 +154,7 @@ async def test_report_reads_a_period_of_the_topic_by_kafka_timestamps(
             stamped("2026-10-15T00:00:00Z", outcome("O-2", True, 1)),  # stamped back in October
             stamped("2026-12-01T00:00:00Z", outcome("D-1", False, 120)),  # December
             stamped("2026-12-02T00:00:00Z", outcome("D-2", True, 5)),
-            stamped("2026-12-03T00:00:00Z", late(N_4, 30 * 86400)),  # after the period
+            stamped("2026-12-03T00:00:00Z", late_fulfilment(N_4, 30 * 86400)),  # after the period
         ],
     )
     broker = ("--broker", f"kafka://{kafka_bootstrap}", "--topic", topic, "--policy", DEMO)

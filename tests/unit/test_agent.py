@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
+from harness import Message, Store
 
 from worker.core.events import (
     InputEvent,
@@ -41,18 +42,6 @@ M = timedelta(minutes=1)
 SETTINGS = Settings(app_id="agent-test")
 TICKS = "agent-test-ticks"
 INPUT = SETTINGS.input_topics[0]
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """A consumed message, as much of it as the agent reads."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp: float = 0.0
 
 
 @dataclass(slots=True)
@@ -93,36 +82,6 @@ class Sink:
         for dead_key, dead in emission.dead_letters:
             self.topics["dead_letters"].sent.append((dead_key, dead))
         return offsets
-
-
-@dataclass(slots=True)
-class Store:
-    """A dict per partition; ``table`` merges them (a ticket lives on one partition)."""
-
-    partitions: dict[int, dict[bytes, bytes]] = field(default_factory=dict)
-    persisted: dict[int, int] = field(default_factory=dict)
-    writes: int = 0
-
-    def get_many(self, partition: int, keys: Sequence[bytes]) -> list[bytes | None]:
-        data = self.partitions.get(partition, {})
-        return [data.get(key) for key in keys]
-
-    def write(
-        self, partition: int, writes: Mapping[bytes, bytes | None], changelog_offset: int | None
-    ) -> None:
-        self.writes += 1
-        data = self.partitions.setdefault(partition, {})
-        for key, value in writes.items():
-            if value is None:
-                data.pop(key, None)
-            else:
-                data[key] = value
-        if changelog_offset is not None:
-            self.persisted[partition] = changelog_offset
-
-    @property
-    def table(self) -> dict[bytes, bytes]:
-        return {k: v for data in self.partitions.values() for k, v in data.items()}
 
 
 @dataclass(slots=True)

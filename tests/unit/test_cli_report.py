@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from harness import late_fulfilment
 
 from worker.cli import main
 from worker.core.events import SlaLateFulfilment, SlaOutcome
@@ -62,27 +63,6 @@ def outcome(
     )
 
 
-def late(breach: SlaOutcome, over_s: float) -> SlaLateFulfilment:
-    """The late fulfilment of ``breach``, ``over_s`` counted seconds past its target."""
-    target_s = breach.target_seconds or 0
-    return SlaLateFulfilment(
-        ticket_id=breach.ticket_id,
-        customer_id=breach.customer_id,
-        tier=breach.tier,
-        priority=breach.priority,
-        target=breach.target,
-        cycle=breach.cycle,
-        commitment=breach.commitment,
-        started_at=breach.started_at,
-        deadline=breach.deadline,
-        target_seconds=breach.target_seconds,
-        policy=breach.policy,
-        fulfilled_at=breach.started_at + timedelta(seconds=target_s + over_s),
-        elapsed_seconds=target_s + over_s,
-        over_seconds=over_s,
-    )
-
-
 OUTCOMES = [
     outcome("T-1", True, 30, customer="acme"),
     outcome("T-2", True, 90, customer="acme"),
@@ -91,7 +71,7 @@ OUTCOMES = [
     outcome("T-5", False, 300, tier="silver", customer=None, target_s=300),
 ]
 # T-5 answered 45 s past its 5m target (at 10:05:45).
-LATE = late(OUTCOMES[4], 45)
+LATE = late_fulfilment(OUTCOMES[4], 45)
 
 
 def write(

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from harness import late_fulfilment
 
 from worker.core.compliance import (
     ComplianceTally,
@@ -225,27 +226,6 @@ def test_by_customer_groups_missing_ids_together_last(policy: Policy) -> None:
 # --- worst breaches --------------------------------------------------------------------------
 
 
-def late(breach: SlaOutcome, over_s: float) -> SlaLateFulfilment:
-    """The late fulfilment of ``breach``, ``over_s`` counted seconds past its target."""
-    target_s = breach.target_seconds or 0
-    return SlaLateFulfilment(
-        ticket_id=breach.ticket_id,
-        customer_id=breach.customer_id,
-        tier=breach.tier,
-        priority=breach.priority,
-        target=breach.target,
-        cycle=breach.cycle,
-        commitment=breach.commitment,
-        started_at=breach.started_at,
-        deadline=breach.deadline,
-        target_seconds=breach.target_seconds,
-        policy=breach.policy,
-        fulfilled_at=breach.started_at + timedelta(seconds=target_s + over_s),
-        elapsed_seconds=target_s + over_s,
-        over_seconds=over_s,
-    )
-
-
 def test_worst_breaches_not_fulfilled_first_then_most_time_over(policy: Policy) -> None:
     """Worst: the breaches without a late fulfilment by oldest deadline, then those fulfilled
     late by counted time over the target (ties by deadline), the id last."""
@@ -257,8 +237,17 @@ def test_worst_breaches_not_fulfilled_first_then_most_time_over(policy: Policy) 
     much_older = outcome(False, 3600, ticket="G", deadline=T0 + H)
     met = outcome(True, 3000, ticket="F")
     elsewhere = outcome(False, 3600, ticket="X")  # its outcome is not in what was read
-    read = [later, late(little, 90), older, met, late(much, 900), same_b, little, much]
-    read += [much_older, late(much_older, 900), late(elsewhere, 5000)]
+    read = [
+        later,
+        late_fulfilment(little, 90),
+        older,
+        met,
+        late_fulfilment(much, 900),
+        same_b,
+        little,
+        much,
+    ]
+    read += [much_older, late_fulfilment(much_older, 900), late_fulfilment(elsewhere, 5000)]
     report = compliance_report(read, policy, worst=10)
     assert [(w.outcome.ticket_id, w.over_s) for w in report.worst] == [
         ("A", None),
@@ -269,7 +258,7 @@ def test_worst_breaches_not_fulfilled_first_then_most_time_over(policy: Policy) 
         ("D", 90.0),
     ]
     assert [w.late for w in report.worst[:3]] == [None, None, None]
-    assert report.worst[3].late == late(much_older, 900)
+    assert report.worst[3].late == late_fulfilment(much_older, 900)
     assert (report.outcomes, report.late_fulfilments, report.duplicates) == (7, 4, 0)
     assert rows(report.groups) == [(None, "gold", "P1", "first_response", 1, 6, "missed")]
     top = compliance_report(read, policy).worst  # 5 by default
@@ -281,13 +270,13 @@ def test_late_fulfilments_repeated_count_once_and_never_as_outcomes(policy: Poli
     """A late fulfilment read twice is one repeat; it is matched to its outcome by id, before
     or after it, and adds nothing to met, breached or the times of a group."""
     breach = outcome(False, 3600, ticket="L")
-    fulfilment = late(breach, 120.5)
+    fulfilment = late_fulfilment(breach, 120.5)
     tally = ComplianceTally(policy)
     assert tally.add(fulfilment)
     assert not tally.add(fulfilment)
     assert tally.add(breach)
     assert not tally.add(breach)
-    assert not tally.add(late(breach, 7))  # same id, other content: the first one counts
+    assert not tally.add(late_fulfilment(breach, 7))  # same id, other content: the first one counts
     report = tally.report()
     assert (report.outcomes, report.late_fulfilments, report.duplicates) == (1, 1, 3)
     [worst] = report.worst

@@ -14,8 +14,8 @@ import msgspec
 __all__ = ["LateFields", "OutcomeFields", "StateDocument", "StateSummaryDocument"]
 
 
-class OutcomeFields(msgspec.Struct):
-    """The fields of an ``sla.outcome`` message that make an :class:`SlaOutcome` (typed)."""
+class _CommonFields(msgspec.Struct):
+    """The fields every SLA output carries (``customer_id`` aside: see the subclasses)."""
 
     ticket_id: str
     tier: str
@@ -27,26 +27,21 @@ class OutcomeFields(msgspec.Struct):
     deadline: str | None
     target_seconds: int | None
     policy: str
+
+
+class OutcomeFields(_CommonFields):
+    """The fields of an ``sla.outcome`` message that make an :class:`SlaOutcome` (typed)."""
+
     outcome: Literal["met", "breached"]
     fulfilled_at: str | None
     elapsed_seconds: float
     customer_id: str | None = None  # absent from outcomes written before it existed
 
 
-class LateFields(msgspec.Struct):
-    """The fields of an ``sla.late_fulfilment`` message (typed)."""
+class LateFields(_CommonFields):
+    """The fields of an ``sla.late_fulfilment`` message (typed; ``customer_id`` required)."""
 
-    ticket_id: str
     customer_id: str | None
-    tier: str
-    priority: str
-    target: str
-    cycle: int
-    commitment: Literal["sla", "slo", "none"]
-    started_at: str
-    deadline: str | None
-    target_seconds: int | None
-    policy: str
     fulfilled_at: str
     elapsed_seconds: float
     over_seconds: float
