@@ -7,7 +7,9 @@ mixed historical events), handed to ``worker.stream.agent.Agent.handle_batch`` i
 what it is given: what is timed is decode -> apply -> status -> encode -> metrics -> logs
 (the worker's JSON lines, written to /dev/null), the worker's own part of a message,
 without faust, the broker or RocksDB. Three runs, with the
-status stream on (its default) and off; the best of each is printed. ``bench_worker.py``
+status stream on (its default) and off; the best of each is printed. The garbage collector
+is set as the worker sets it (``worker.stream.app.tune_collector``; ``--gc-default`` keeps
+Python's, to see what that setting is worth). ``bench_worker.py``
 gives the whole process's CPU per event beside it: the difference is the framework's.
 """
 
@@ -36,6 +38,7 @@ from worker.edge.metrics import Metrics
 from worker.edge.policy_file import load_policy
 from worker.edge.settings import Settings
 from worker.stream.agent import Agent, Emission
+from worker.stream.app import tune_collector
 from worker.stream.health import Health
 
 PARTITIONS = 8
@@ -96,6 +99,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--profile", action="store_true", help="cProfile one run (status on)")
+    parser.add_argument(
+        "--gc-default", action="store_true", help="Python's collector thresholds, not the worker's"
+    )
     args = parser.parse_args()
     compiled = Path(sys.modules["worker.core.tracker"].__file__ or "").suffix != ".py"
     print(f"core: {'compiled (mypyc)' if compiled else 'pure Python'}")
@@ -106,6 +112,8 @@ def main() -> None:
         policy_file = Path(tmp) / "policy.yaml"
         policy_file.write_text(POLICY)
         events = history(policy_file, args.events)
+        if not args.gc_default:
+            tune_collector()
         if args.profile:
             profiler = cProfile.Profile()
             profiler.runcall(run, policy_file, events, status=True)
@@ -116,7 +124,8 @@ def main() -> None:
             print(
                 f"agent, status stream {'on ' if status else 'off'}: "
                 f"{best / len(events) * 1e6:6.1f} us CPU per event "
-                f"({len(events) / best:,.0f} events/s; best of {RUNS}, {len(events):,} events)"
+                f"({len(events) / best:,.0f} events/s; best of {RUNS}, {len(events):,} events; "
+                f"collector {'default' if args.gc_default else 'as the worker sets it'})"
             )
 
 

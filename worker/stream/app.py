@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -60,10 +61,12 @@ __all__ = [
     "BATCH_MAX",
     "EXIT_IO_ERROR",
     "EXIT_SHUTDOWN_INCOMPLETE",
+    "GC_THRESHOLDS",
     "PRODUCER_REQUEST_TIMEOUT_S",
     "SlaWorker",
     "create_app",
     "run_worker",
+    "tune_collector",
 ]
 
 log = get_logger("sla-worker")
@@ -89,6 +92,15 @@ BATCH_BUFFERED: Final = 4
 # out a broker restart or a leader election; a longer outage stops the worker before any
 # offset moves past what was not delivered (docs/operating.md, reliability).
 PRODUCER_REQUEST_TIMEOUT_S: Final = 120.0
+# The cyclic garbage collector looks at the youngest objects every 50,000 allocations of
+# tracked objects rather than Python's 700. A batch allocates a hundred-odd objects per event
+# (decoded events, states, datetimes, records), next to none in a reference cycle and all
+# freed by reference counting once the batch is done; collected every 700 allocations, the
+# live ones of the batch in progress were traversed and promoted again and again for
+# nothing: ~15% of the agent's CPU (bench/bench_agent.py, 118 -> 98 us per event). Garbage in
+# a cycle is still collected, a few batches later. The older generations keep their ratios
+# (a full collection also waits until a quarter of the long-lived objects are new).
+GC_THRESHOLDS: Final = (50_000, 20, 100)
 EXIT_IO_ERROR: Final = 74  # EX_IOERR: a delivery or a store write failed; nothing committed past it
 EXIT_SHUTDOWN_INCOMPLETE: Final = 75  # EX_TEMPFAIL: the stop did not finish (the last commit)
 
@@ -383,6 +395,17 @@ class _Worker(faust.Worker):
         log.info("worker.stopped")
 
 
+def tune_collector() -> None:
+    """Set the collector for the worker's batches (:data:`GC_THRESHOLDS`); freeze what exists.
+
+    Called once everything is imported and built: the modules' objects, faust's and the
+    app's (some hundred thousand) go to the permanent generation, which no collection
+    traverses again.
+    """
+    gc.set_threshold(*GC_THRESHOLDS)
+    gc.freeze()
+
+
 def run_worker(settings: Settings, policy: Policy, partitions: int) -> None:
     """Run the worker until SIGTERM or SIGINT; exits 0 after a clean shutdown.
 
@@ -403,6 +426,7 @@ def run_worker(settings: Settings, policy: Policy, partitions: int) -> None:
             partitions.replication.factor if isinstance(partitions, Partitions) else 1
         ),
     )
+    tune_collector()
     worker = _Worker(
         sla,
         loop=loop,
