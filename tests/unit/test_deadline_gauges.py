@@ -50,12 +50,6 @@ def rebuilt(targets: list[RunningTarget]) -> RunningTargets:
 # --- the sorted multiset ---------------------------------------------------------------------
 
 
-class _TinyChunks(SortedFloats):
-    """Chunks of at most 4 values, so a few dozen operations split and empty many of them."""
-
-    _CHUNK = 2
-
-
 @settings(max_examples=300)
 @given(
     st.lists(st.integers(-3, 3).map(float), max_size=12),
@@ -66,7 +60,7 @@ class _TinyChunks(SortedFloats):
 )
 def test_sorted_floats_behave_as_a_sorted_list(initial: list[float], ops: list[Any]) -> None:
     """Adds, removes (present or not), counts and indexing agree with a sorted Python list."""
-    values = _TinyChunks(initial)
+    values = SortedFloats(initial, chunk=2)  # chunks of at most 4: many split and empty
     model = sorted(initial)
     for op, value in ops:
         if op == "add":

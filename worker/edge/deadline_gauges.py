@@ -41,17 +41,17 @@ class SortedFloats:
     Why not ``sortedcontainers.SortedList``: it holds a float object per value, about 45
     bytes each with its slot; with a million open tickets (two deadlines each) that was a
     third of a worker's memory for the index of deadlines alone. Chunks hold up to
-    ``2 * _CHUNK`` values; ``_maxes`` has the last value of each, so a lookup is a bisect
-    over the maxes and one within a chunk. Counting (``bisect_right``) adds up the lengths of
-    the chunks before: a few thousand at most, once per bucket per scrape.
+    ``2 * chunk`` values (``chunk`` is 1,024 but in tests); ``_maxes`` has the last value of
+    each, so a lookup is a bisect over the maxes and one within a chunk. Counting
+    (``bisect_right``) adds up the lengths of the chunks before: a few thousand at most, once
+    per bucket per scrape. Compiled with the core (``make native``).
     """
 
-    __slots__ = ("_chunks", "_len", "_maxes")
-    _CHUNK: Final = 1024
+    __slots__ = ("_chunk", "_chunks", "_len", "_maxes")
 
-    def __init__(self, values: Iterable[float] = ()) -> None:
+    def __init__(self, values: Iterable[float] = (), *, chunk: int = 1024) -> None:
         ordered = array("d", sorted(values))
-        size = self._CHUNK
+        self._chunk = size = chunk
         self._chunks = [ordered[i : i + size] for i in range(0, len(ordered), size)]
         self._maxes = [chunk[-1] for chunk in self._chunks]
         self._len = len(ordered)
@@ -67,8 +67,8 @@ class SortedFloats:
         i = min(bisect_left(maxes, value), len(maxes) - 1)  # past every max: the last chunk
         chunk = chunks[i]
         insort(chunk, value)
-        if len(chunk) > 2 * self._CHUNK:
-            half = self._CHUNK
+        if len(chunk) > 2 * self._chunk:
+            half = self._chunk
             chunks[i : i + 1] = [chunk[:half], chunk[half:]]
             maxes[i : i + 1] = [chunk[half - 1], chunk[-1]]
         else:
