@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
 
 import pytest
 from harness import Message, Store
@@ -27,8 +26,6 @@ from worker.core.events import (
     TicketUpdated,
 )
 from worker.core.policy import Policy
-from worker.core.ticket_state import TicketState
-from worker.core.tracker import Tracker
 from worker.edge.codec import encode_input
 from worker.edge.metrics import Metrics
 from worker.edge.settings import Settings
@@ -365,24 +362,11 @@ async def test_a_failed_delivery_raises_and_stores_nothing(rig: Rig) -> None:
 async def test_a_content_error_is_dead_lettered_and_the_batch_goes_on(
     make_policy: Callable[..., Policy],
 ) -> None:
-    """An exception from the tracker on one message dead-letters it (processing_error); the
-    rest of the batch is processed (injected: no known content makes the tracker raise)."""
+    """An exception from pure code on one message dead-letters it (processing_error); the
+    rest of the batch is processed (here a stored state that is not one: bytes gone bad)."""
     policy = make_policy()
     rig = make_rig(policy)
-
-    class Exploding:  # wraps the tracker (a compiled class cannot be subclassed here)
-        def __init__(self, inner: Tracker) -> None:
-            self.inner = inner
-
-        def __getattr__(self, name: str) -> Any:  # the rest (last_fold) as the tracker's
-            return getattr(self.inner, name)
-
-        def apply(self, state: TicketState | None, event: InputEvent, clock: datetime) -> Any:
-            if event.ticket_id == "bad":
-                raise OverflowError("date value out of range")
-            return self.inner.apply(state, event, clock)
-
-    rig.agent.tracker = cast(Tracker, Exploding(rig.agent.tracker))
+    rig.store.partitions[0] = {b"bad": b"garbage"}
     bad = rig.event(created("bad", T0))
     good = rig.event(created("good", T0))
     await rig.agent.handle_batch([bad, good])
@@ -390,10 +374,10 @@ async def test_a_content_error_is_dead_lettered_and_the_batch_goes_on(
     dead = json.loads(value)
     assert key == b"bad"
     assert dead["reason"] == "processing_error"
-    assert dead["error"] == "OverflowError: date value out of range"
+    assert dead["error"] == "DecodeError: JSON is malformed: invalid character (byte 0)"
     assert dead["payload"] == bad.value.decode()  # type: ignore[union-attr]
     assert b"good" in rig.table
-    assert b"bad" not in rig.table
+    assert rig.table[b"bad"] == b"garbage"  # left as it was
     assert rig.count("sla_dead_letters_total", reason="processing_error") == 1
 
 
@@ -456,17 +440,17 @@ async def test_an_open_ticket_past_open_retention_is_forgotten_and_counted(
 async def test_a_failed_tick_puts_its_due_tickets_back(
     make_policy: Callable[..., Policy],
 ) -> None:
-    """When advancing a due ticket raises, the tick's popped tickets are due again after it."""
+    """When reading the due tickets' states raises, the tick's popped tickets are due again."""
     policy = make_policy()
     rig = make_rig(policy)
 
-    class Failing:  # a tracker whose advance raises (not a subclass: Tracker may be compiled)
-        def advance(self, state: TicketState, clock: datetime) -> Any:
+    class Failing(Store):  # a store whose reads fail
+        def get_many(self, partition: int, keys: Sequence[bytes]) -> list[bytes | None]:
             raise RuntimeError("store gone")
 
     await rig.send(created("t1", T0 - 20 * M))
     rig.wall[0] = T0 + 41 * M
-    rig.agent.tracker = cast(Tracker, Failing())
+    rig.agent.store = Failing(rig.store.partitions)
     with pytest.raises(RuntimeError):
         await rig.tick()
     assert "t1" in rig.agent.partitions[0].index
