@@ -398,9 +398,8 @@ class _Worker(faust.Worker):
 def tune_collector() -> None:
     """Set the collector for the worker's batches (:data:`GC_THRESHOLDS`); freeze what exists.
 
-    Called once everything is imported and built: the modules' objects, faust's and the
-    app's (some hundred thousand) go to the permanent generation, which no collection
-    traverses again.
+    Called once everything is imported and built: the objects of the modules, of faust and
+    of the app go to the permanent generation, which no collection traverses again.
     """
     gc.set_threshold(*GC_THRESHOLDS)
     gc.freeze()
