@@ -31,17 +31,7 @@ def configure_logging(fmt: str = "json", level: str = "info") -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer(serializer=_json)
-        if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-    )
-    structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
-        logger_factory=_NamedLoggerFactory(sys.stderr),
-        wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        cache_logger_on_first_use=True,
-    )
+    renderer = _configure_structlog(shared, fmt, numeric)
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
         processors=[
@@ -57,6 +47,26 @@ def configure_logging(fmt: str = "json", level: str = "info") -> None:
     root.setLevel(numeric)
     for name, quiet in _QUIET.items():  # at debug level, the libraries speak too
         logging.getLogger(name).setLevel(numeric if level == "debug" else max(quiet, numeric))
+
+
+def _configure_structlog(
+    shared: list[structlog.types.Processor], fmt: str, level: int
+) -> structlog.types.Processor:
+    """Configure structlog's own loggers (ours) on stderr; return the renderer of the lines."""
+    renderer: structlog.types.Processor = (
+        structlog.processors.JSONRenderer(serializer=_json)
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        logger_factory=_NamedLoggerFactory(sys.stderr),
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        # A logger is configured by its first line, for good: until configure_logging,
+        # the module's own default below applies.
+        cache_logger_on_first_use=True,
+    )
+    return renderer
 
 
 def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:
@@ -94,3 +104,17 @@ class _NamedLoggerFactory:
 
     def __call__(self, *args: Any) -> _NamedLogger:
         return _NamedLogger(self._file, str(args[0]) if args else "")
+
+
+# Until configure_logging runs: JSON lines at info on stderr (structlog's own default would
+# be console text on stdout, where `simulate` writes its outputs, and a logger keeps the
+# configuration of its first line).
+_configure_structlog(
+    [
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ],
+    "json",
+    logging.INFO,
+)
