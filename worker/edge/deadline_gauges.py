@@ -53,7 +53,7 @@ class SortedFloats:
         ordered = array("d", sorted(values))
         self._chunk = size = chunk
         self._chunks = [ordered[i : i + size] for i in range(0, len(ordered), size)]
-        self._maxes = [chunk[-1] for chunk in self._chunks]
+        self._maxes = [part[-1] for part in self._chunks]
         self._len = len(ordered)
 
     def add(self, value: float) -> None:
