@@ -25,15 +25,9 @@ _QUIET: Final = {"aiokafka": logging.WARNING, "faust": logging.WARNING, "mode": 
 def configure_logging(fmt: str = "json", level: str = "info") -> None:
     """Send every log line (ours and the libraries') to stderr as JSON or console text."""
     numeric = logging.getLevelName(level.upper())
-    shared: list[structlog.types.Processor] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-    ]
-    renderer = _configure_structlog(shared, fmt, numeric)
+    renderer = _configure_structlog(fmt, numeric)
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
+        foreign_pre_chain=_shared(),
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
@@ -49,9 +43,17 @@ def configure_logging(fmt: str = "json", level: str = "info") -> None:
         logging.getLogger(name).setLevel(numeric if level == "debug" else max(quiet, numeric))
 
 
-def _configure_structlog(
-    shared: list[structlog.types.Processor], fmt: str, level: int
-) -> structlog.types.Processor:
+def _shared() -> list[structlog.types.Processor]:
+    """Return the processors of every line, ours and the libraries', before rendering."""
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+
+
+def _configure_structlog(fmt: str, level: int) -> structlog.types.Processor:
     """Configure structlog's own loggers (ours) on stderr; return the renderer of the lines."""
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer(serializer=_json)
@@ -59,7 +61,7 @@ def _configure_structlog(
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        processors=[*_shared(), structlog.processors.format_exc_info, renderer],
         logger_factory=_NamedLoggerFactory(sys.stderr),
         wrapper_class=structlog.make_filtering_bound_logger(level),
         # A logger is configured by its first line, for good: until configure_logging,
@@ -109,12 +111,4 @@ class _NamedLoggerFactory:
 # Until configure_logging runs: JSON lines at info on stderr (structlog's own default would
 # be console text on stdout, where `simulate` writes its outputs, and a logger keeps the
 # configuration of its first line).
-_configure_structlog(
-    [
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-    ],
-    "json",
-    logging.INFO,
-)
+_configure_structlog("json", logging.INFO)
