@@ -11,8 +11,9 @@ Three locks, each pinning every transitive dependency with the hashes of all its
 - ``dev.lock``: the project's dependencies and its ``dev`` extra: ``make install``;
 - ``runtime.lock``: the dependencies alone, at the versions of ``dev.lock`` (what the tests
   ran is what the image ships): the Dockerfile;
-- ``build.lock``: the build backend (``[build-system] requires``), also at ``dev.lock``'s
-  versions: the Dockerfile builds the package's wheel with it, without build isolation.
+- ``build.lock``: the build backend (``[build-system] requires``) and mypy (whose mypyc
+  compiles the modules of ``native_modules.py``), also at ``dev.lock``'s versions: the
+  Dockerfile builds the package's compiled wheel with it, without build isolation.
 
 Writing keeps every pin already in a lock unless pyproject.toml rules it out (or
 ``--upgrade``), so a new pin in pyproject.toml changes only what it must. Checking first
@@ -70,11 +71,13 @@ def _uv(*arguments: str) -> None:
         sys.exit(f"lock: uv failed: {' '.join(arguments)}")
 
 
-def _compile(output: Path, *arguments: str, upgrade: bool, source: str = "pyproject.toml") -> None:
+def _compile(
+    output: Path, *arguments: str, upgrade: bool, sources: tuple[str, ...] = ("pyproject.toml",)
+) -> None:
     _uv(
         "pip",
         "compile",
-        source,
+        *sources,
         *arguments,
         "--universal",
         f"--python-version={PYTHON_VERSION}",
@@ -96,20 +99,25 @@ def write_locks(directory: Path, *, upgrade: bool = False) -> None:
     _compile(dev, "--extra=dev", upgrade=upgrade)
     _compile(directory / "runtime.lock", f"--constraint={dev}", upgrade=upgrade)
     with tempfile.TemporaryDirectory() as scratch:
-        # uv reads requirements from a file; the header names it, so the name is fixed.
+        # uv reads requirements from files; the annotations name them, so the names are fixed.
         source = Path(scratch) / "build-system.in"
         source.write_text("\n".join(project["build-system"]["requires"]) + "\n")
+        # mypy, at dev.lock's version (the one `make native` and the tests use): mypyc is
+        # part of it, and setup.py imports it only for a compiled build (SLA_WORKER_NATIVE=1).
+        native = Path(scratch) / "native-build.in"
+        native.write_text("mypy\n")
         _compile(
             directory / "build.lock",
             f"--constraint={dev}",
             upgrade=upgrade,
-            source=str(source),
+            sources=(str(source), str(native)),
         )
     # The annotations name the input and constraint files as uv was given them: name them
     # as they are in the repository, so that a lock written elsewhere (--check) compares.
     for lock in LOCKS:
         path = directory / lock
         text = path.read_text().replace(str(source), "pyproject.toml [build-system]")
+        text = text.replace(str(native), "native_modules.py (mypyc)")
         path.write_text(text.replace(f"{dev}", "requirements/dev.lock"))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import sys
 import time
 from pathlib import Path
 
@@ -49,6 +50,25 @@ def test_image_validates_the_policies_it_ships(engine: str, image: str) -> None:
     )
     for name in names:
         assert f"ok: /app/policies/{name}" in checked.stdout
+
+
+def test_image_runs_the_compiled_core(engine: str, image: str) -> None:
+    """Every module native_modules.py lists is a compiled extension in the image (NATIVE=1,
+    the default build), not its Python source, and the image's label says so."""
+    names = run([sys.executable, str(ROOT / "native_modules.py"), "--names"]).stdout.split()
+    assert names
+    probe = (
+        "import importlib, sys\n"
+        "for name in sys.argv[1:]:\n"
+        "    print(name, importlib.import_module(name).__file__)\n"
+    )
+    shown = run([engine, "run", "--rm", "--entrypoint", "python3", image, "-c", probe, *names])
+    origins = dict(line.split(" ", 1) for line in shown.stdout.splitlines())
+    assert sorted(origins) == sorted(names)
+    pure = [name for name, origin in origins.items() if not origin.endswith(".so")]
+    assert not pure, f"pure Python in the image: {pure}"
+    labels = json.loads(run([engine, "image", "inspect", image]).stdout)[0]["Config"]["Labels"]
+    assert labels["dev.sla-worker.native"] == "1"
 
 
 def _health(engine: str, name: str) -> tuple[bool, str]:

@@ -33,6 +33,11 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 COMPOSE_DIR = ROOT / "deploy" / "compose"
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
 GRAFANA_DIR = ROOT / "deploy" / "grafana"
+# What a local `make native` leaves in the tree (.dockerignore keeps it out of the image).
+NATIVE_BUILD = frozenset(
+    [path.relative_to(ROOT).as_posix() for path in (ROOT / "worker").rglob("*.so")]
+    + ["worker/.native-build"]
+)
 POLICY_NAMES = sorted(path.stem for path in (ROOT / "deploy" / "policies").glob("*.yaml"))
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
@@ -613,8 +618,8 @@ def test_every_path_the_dockerfile_copies_exists_and_reaches_the_context() -> No
             files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
             for file in files:
                 relative = file.relative_to(ROOT).as_posix()
-                if "__pycache__" in relative:
-                    continue
+                if "__pycache__" in relative or relative in NATIVE_BUILD:
+                    continue  # a local build's output: the image makes its own
                 assert not ignored(relative), f"{relative} is copied but .dockerignore drops it"
 
 
@@ -633,10 +638,14 @@ def test_every_path_the_dockerfile_copies_exists_and_reaches_the_context() -> No
         ".env",
         "worker/__pycache__/app.cpython-311.pyc",
         "requirements/dev.lock",
+        "worker/core/tracker.cpython-311-x86_64-linux-gnu.so",
+        "worker/_native__mypyc.cpython-311-x86_64-linux-gnu.so",
+        "worker/.native-build",
     ],
 )
 def test_dockerignore_keeps_local_state_and_tests_out(path: str) -> None:
-    """The virtual environment, broker state, caches, jars and tests never reach the image."""
+    """The virtual environment, broker state, caches, jars, tests and a local `make native`
+    build's modules never reach the image (its builder compiles its own)."""
     assert ignored(path)
 
 
