@@ -27,7 +27,8 @@
 # when its base lacks them, and the build fails if any listed module did not compile.
 # `--build-arg NATIVE=0` builds the pure-Python package instead (no compiler, no apt).
 # Every dependency has a manylinux wheel for x86_64 (rocksdict included); on arm64
-# faust-streaming builds from its source distribution with the same compiler.
+# faust-streaming builds from its source distribution, with that compiler (or, with
+# NATIVE=0 and none in the base, as its pure-Python fallback: same behaviour).
 
 ARG BASE_IMAGE=docker.io/library/python:3.11.14-slim-bookworm
 

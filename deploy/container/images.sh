@@ -28,6 +28,8 @@
 #   IMAGE                  tag of the project's image (default sla-worker:<version>)
 #   BASE_IMAGE             Python base image of the Dockerfile (default: as above)
 #   PIP_INDEX_URL          package index (mirror) used inside the build, passed on if set
+#   NATIVE                 0 builds the pure-Python package (default 1: the hot path compiled
+#                          with mypyc, a C compiler installed in the builder stage only)
 #   CA_BUNDLE              host CA bundle mounted into podman builds ('' to mount none)
 #   DEBIAN_MIRROR          Debian mirror for mmdebstrap (default http://deb.debian.org/debian)
 #   DEBIAN_SECURITY_MIRROR (default http://deb.debian.org/debian-security)
@@ -95,6 +97,9 @@ build_options() {
     fi
     if [[ -n "${PIP_INDEX_URL:-}" ]]; then
         printf '%s\n' --build-arg "PIP_INDEX_URL=$PIP_INDEX_URL"
+    fi
+    if [[ -n "${NATIVE:-}" ]]; then
+        printf '%s\n' --build-arg "NATIVE=$NATIVE"
     fi
 }
 
